@@ -1,0 +1,53 @@
+"""Bill of materials: components grouped by kind and value, with designators and counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import networkx as nx
+
+__all__ = ["BOM_COLUMNS", "bill_of_materials", "bom_csv"]
+
+BOM_COLUMNS = ("designators", "kind", "value", "unit", "series", "tolerance", "quantity")
+_UNITS = {"resistor": "ohm", "capacitor": "F", "vsource": "V", "isource": "A"}
+
+
+def _designator_order(designator: str):
+    letters, digits = re.match(r"([a-z_]+)(\d*)", designator).groups()
+    return letters, int(digits or 0)
+
+
+def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
+    """Return one row per distinct (kind, value, series), sorted by kind then value.
+
+    Values are in SI units (``unit`` names them); ``tolerance`` is a fraction and is
+    empty for components that are not bought from a series.
+    """
+    groups: dict[tuple, list[str]] = {}
+    for _, _, key, data in graph.edges(keys=True, data=True):
+        group = (data["kind"], data["value"], data.get("series", ""), data.get("tolerance", ""))
+        groups.setdefault(group, []).append(key)
+    rows = []
+    for (kind, value, series, tolerance), keys in sorted(groups.items(),
+                                                         key=lambda item: item[0][:2]):
+        rows.append({
+            "designators": " ".join(sorted(keys, key=_designator_order)),
+            "kind": kind,
+            "value": f"{value:.6g}",
+            "unit": _UNITS[kind],
+            "series": series,
+            "tolerance": tolerance,
+            "quantity": len(keys),
+        })
+    return rows
+
+
+def bom_csv(graph: nx.MultiGraph) -> str:
+    """Return the bill of materials as CSV text with the header ``BOM_COLUMNS``."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=BOM_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(bill_of_materials(graph))
+    return buffer.getvalue()

@@ -1,0 +1,137 @@
+"""Command line: ``npdehw run``, ``npdehw validate`` and ``npdehw designs``.
+
+Exit status: 0 on success, 2 on invalid input (design, circuit, options), 1 when a
+simulator fails, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from npdehw import __version__
+from npdehw.errors import CircuitError, DesignError, SimulationError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("npdehw")
+
+DESIGN_HELP = ("design file (.toml) or the name of a bundled design; "
+               "default: heat2d, a 32 x 32 heat-equation grid")
+
+
+class StageTracker:
+    """Prints one line per pipeline stage to stderr."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+
+    def start(self, stage: str, number: int, total: int) -> None:
+        print(f"[{number}/{total}] {stage} ...", end="", file=self.stream, flush=True)
+
+    def done(self, stage: str, seconds: float) -> None:
+        print(f" {seconds:.2f} s", file=self.stream, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="npdehw",
+        description="Map a diffusion NPDE onto an RC grid, simulate it in ngspice and in a "
+                    "torch twin, round it to E-series parts and export a buildable design.",
+    )
+    parser.add_argument("--version", action="version", version=f"npdehw {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log solver decisions and ngspice notes to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser(
+        "run", help="run the whole pipeline and write a run folder",
+        description="Stages: load, map, ngspice (ideal values), twin, round to E-series parts, "
+                    "ngspice (rounded parts), compare, export. Times in the design are in model "
+                    "units; [circuit] time_scale_s converts them to seconds.")
+    run.add_argument("design", nargs="?", default=None, help=DESIGN_HELP)
+    run.add_argument("--out", type=Path, default=None,
+                     help="run folder to write (default: runs/<design name>); an existing "
+                          "folder is replaced only when the run succeeds")
+    run.add_argument("--quiet", action="store_true", help="print no stage progress")
+    validate = commands.add_parser("validate", help="check a design without simulating",
+                                   description="Load the design, build its circuit and check "
+                                               "it; print a summary.")
+    validate.add_argument("design", help=DESIGN_HELP)
+    commands.add_parser("designs", help="list the bundled designs")
+    return parser
+
+
+def _command_run(args) -> int:
+    from npdehw.design import load_design
+    from npdehw.export import export_run
+    from npdehw.pipeline import run_design
+
+    out = args.out
+    if out is None:
+        out = Path("runs") / load_design(args.design).name
+    tracker = None if args.quiet else StageTracker()
+    result = run_design(args.design, tracker=tracker, export=lambda r: export_run(r, out))
+    metrics = result.metrics
+    print(f"run folder: {out}")
+    print(f"twin vs ngspice: relative L2 {metrics['twin_vs_spice']['relative_l2']:.3e}")
+    print(f"ngspice vs exact semi-discrete: relative L2 "
+          f"{metrics['spice_vs_reference']['relative_l2']:.3e}")
+    print(f"rounded vs ideal (ngspice): relative L2 "
+          f"{metrics['rounded_spice_vs_ideal_spice']['relative_l2']:.3e}")
+    return 0
+
+
+def _command_validate(args) -> int:
+    from npdehw.design import load_design
+    from npdehw.hw.checks import check_circuit
+    from npdehw.hw.graph import build_diffusion_circuit
+    from npdehw.pipeline import round_design
+
+    design = load_design(args.design)
+    graph = build_diffusion_circuit(design.npde, design.mapping)
+    try:
+        check_circuit(graph)
+    except CircuitError as err:
+        raise DesignError(f"{design.source}: the circuit is invalid: {err}") from err
+    round_design(design, graph)
+    kinds = {}
+    for _, _, kind in graph.edges(data="kind"):
+        kinds[kind] = kinds.get(kind, 0) + 1
+    counts = ", ".join(f"{n} {k}s" for k, n in sorted(kinds.items()))
+    print(f"{design.source}: valid; {design.name}, grid {list(design.npde.grid.shape)}, "
+          f"{counts}")
+    return 0
+
+
+def _command_designs(args) -> int:
+    from npdehw.design import bundled_designs, load_design
+
+    for name, path in bundled_designs().items():
+        print(f"{name:20s} {load_design(path).description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    command = {"run": _command_run, "validate": _command_validate,
+               "designs": _command_designs}[args.command]
+    try:
+        return command(args)
+    except (DesignError, CircuitError, FileExistsError) as err:
+        print(f"npdehw: error: {err}", file=sys.stderr)
+        return 2
+    except SimulationError as err:
+        print(f"npdehw: simulation failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("npdehw: interrupted; earlier run folders are unchanged", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The main job: design to circuit, ngspice and the twin, rounding, comparison.
+
+Stages, in order: load, map, simulate the ideal circuit in ngspice, run the twin,
+round to E-series parts, simulate the rounded circuit, compare, export. A
+tracker's ``start(stage, number, total)`` and ``done(stage, seconds)`` are called
+around each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from npdehw.design import Design, load_design
+from npdehw.errors import CircuitError, DesignError, SpecError
+from npdehw.hw.graph import build_diffusion_circuit, node_name
+from npdehw.hw.netlist import TransientAnalysis, write_netlist
+from npdehw.hw.rounding import round_to_series
+from npdehw.models import exact
+from npdehw.sim.compare import error_metrics, per_probe_metrics, resample
+from npdehw.sim.ngspice import run_netlist
+from npdehw.sim.twin import TwinResult, assemble, run_twin
+
+__all__ = ["STAGES", "RunResult", "round_design", "run_design"]
+
+STAGES = ("load design", "map to circuit", "simulate ideal circuit in ngspice", "run twin",
+          "round to E-series parts", "simulate rounded circuit in ngspice", "compare",
+          "export")
+
+
+class SilentTracker:
+    """A tracker that reports nothing."""
+
+    def start(self, stage: str, number: int, total: int) -> None:
+        pass
+
+    def done(self, stage: str, seconds: float) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Everything a run produced; voltages are arrays of shape ``(n_times, n_nodes)`` in volts."""
+
+    design: Design
+    graph: nx.MultiGraph
+    rounded_graph: nx.MultiGraph
+    analysis: TransientAnalysis
+    netlist: str
+    rounded_netlist: str
+    time_s: np.ndarray
+    nodes: list[str]
+    voltages: dict[str, np.ndarray]
+    metrics: dict
+    timings_s: dict[str, float]
+    solver: dict
+
+    @property
+    def model_time(self) -> np.ndarray:
+        return self.time_s / self.design.mapping.time_scale_s
+
+
+class _Stages:
+    def __init__(self, tracker):
+        self.tracker = tracker
+        self.timings = {}
+        self._number = 0
+
+    def run(self, stage, function, *args, **kwargs):
+        self._number += 1
+        self.tracker.start(stage, self._number, len(STAGES))
+        start = time.perf_counter()
+        value = function(*args, **kwargs)
+        self.timings[stage] = time.perf_counter() - start
+        self.tracker.done(stage, self.timings[stage])
+        return value
+
+
+def run_design(design_ref: str | Path | None, tracker=None, export=None) -> RunResult:
+    """Run every stage on a design given by path or bundled name.
+
+    ``export`` is called with the RunResult as the last stage; without it the
+    export stage is skipped.
+    """
+    stages = _Stages(tracker or SilentTracker())
+    design = stages.run(STAGES[0], load_design, design_ref)
+    graph, analysis, netlist = stages.run(STAGES[1], _map, design)
+    spice = stages.run(STAGES[2], run_netlist, netlist)
+    twin = stages.run(STAGES[3], _twin, design, graph)
+    rounded, rounded_netlist = stages.run(STAGES[4], _round, design, graph, analysis)
+    rounded_spice = stages.run(STAGES[5], run_netlist, rounded_netlist)
+    voltages, metrics = stages.run(STAGES[6], _compare, design, graph, rounded, twin, spice,
+                                   rounded_spice)
+    solver = {"ngspice": analysis.options(), "twin": twin.options}
+    result = RunResult(design, graph, rounded, analysis, netlist, rounded_netlist, twin.time_s,
+                       twin.nodes, voltages, metrics, stages.timings, solver)
+    result.timings_s["ngspice run (ideal)"] = spice.elapsed_s
+    result.timings_s["ngspice run (rounded)"] = rounded_spice.elapsed_s
+    if export is not None:
+        stages.run(STAGES[7], export, result)
+    return result
+
+
+def _analysis(design: Design) -> TransientAnalysis:
+    settings, mapping = design.simulation, design.mapping
+    stop = mapping.to_seconds(design.npde.end_time)
+    max_step = settings.spice.max_step or design.npde.end_time / settings.twin_steps
+    return TransientAnalysis(
+        step_s=stop / (settings.output_times - 1),
+        stop_s=stop,
+        max_step_s=mapping.to_seconds(max_step),
+        method=settings.spice.method,
+        reltol=settings.spice.reltol,
+        abstol_a=settings.spice.abstol_a,
+        vntol_v=settings.spice.vntol_v,
+    )
+
+
+def _probe_nodes(design: Design) -> list[str]:
+    return [node_name(p.index) for p in design.simulation.probes]
+
+
+def _map(design: Design):
+    graph = build_diffusion_circuit(design.npde, design.mapping)
+    analysis = _analysis(design)
+    try:
+        netlist = write_netlist(graph, analysis, title=design.name, probes=_probe_nodes(design))
+    except CircuitError as err:
+        raise DesignError(f"{design.source}: the circuit is invalid: {err}") from err
+    return graph, analysis, netlist
+
+
+def _twin(design: Design, graph: nx.MultiGraph) -> TwinResult:
+    settings = design.simulation
+    return run_twin(graph, stop_s=design.mapping.to_seconds(design.npde.end_time),
+                    n_steps=settings.twin_steps,
+                    save_every=settings.twin_steps // (settings.output_times - 1),
+                    method=settings.twin_method)
+
+
+def round_design(design: Design, graph: nx.MultiGraph) -> nx.MultiGraph:
+    """Return the graph rounded to the design's series; DesignError names the range key."""
+    try:
+        return round_to_series(graph, design.mapping)
+    except SpecError as err:
+        raise DesignError(f"{design.source}: circuit.{err}") from err
+
+
+def _round(design: Design, graph: nx.MultiGraph, analysis: TransientAnalysis):
+    rounded = round_design(design, graph)
+    netlist = write_netlist(rounded, analysis, title=design.name, probes=_probe_nodes(design))
+    return rounded, netlist
+
+
+def _reference(design: Design, model_time: np.ndarray) -> dict[str, np.ndarray]:
+    npde, scale = design.npde, design.mapping.voltage_scale_v
+    if exact.has_mode_solution(npde):
+        return {"reference": scale * exact.semi_discrete_modes(npde, model_time),
+                "continuum": scale * exact.continuum_modes(npde, model_time)}
+    return {"reference": scale * exact.semi_discrete_expm(npde, model_time)}
+
+
+def _compare(design, graph, rounded, twin, spice, rounded_spice):
+    time_s, nodes = twin.time_s, twin.nodes
+    rounded_twin = _twin(design, rounded)
+    voltages = {
+        "spice": resample(spice, nodes, time_s, assemble(graph).initial_v),
+        "twin": twin.voltages,
+        "spice_rounded": resample(rounded_spice, nodes, time_s, assemble(rounded).initial_v),
+        "twin_rounded": rounded_twin.voltages,
+    }
+    voltages.update(_reference(design, time_s / design.mapping.time_scale_s))
+    pairs = {
+        "twin_vs_spice": ("twin", "spice"),
+        "spice_vs_reference": ("spice", "reference"),
+        "twin_vs_reference": ("twin", "reference"),
+        "rounded_spice_vs_ideal_spice": ("spice_rounded", "spice"),
+        "rounded_twin_vs_rounded_spice": ("twin_rounded", "spice_rounded"),
+        "reference_vs_continuum": ("reference", "continuum"),
+    }
+    probes = {p.name: node_name(p.index) for p in design.simulation.probes}
+    metrics = {}
+    for label, (candidate, reference) in pairs.items():
+        if reference not in voltages:
+            continue
+        entry = error_metrics(voltages[candidate], voltages[reference])
+        entry["per_probe"] = per_probe_metrics(voltages[candidate], voltages[reference], nodes,
+                                               probes)
+        metrics[label] = entry
+    return voltages, metrics

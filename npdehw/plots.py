@@ -1,0 +1,84 @@
+"""PNG plots of a run: the field over time for each simulator, and the errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_errors", "plot_fields"]
+
+_COLUMNS = (("spice", "ngspice"), ("twin", "twin"), ("reference", "exact semi-discrete"))
+
+
+def _snapshot_rows(n_times: int, count: int = 4) -> list[int]:
+    return sorted(set(np.linspace(0, n_times - 1, count).round().astype(int).tolist()))
+
+
+def plot_fields(result, path: Path) -> None:
+    """Write the field at several times for ngspice, the twin and the reference side by side."""
+    grid = result.design.npde.grid
+    rows = _snapshot_rows(len(result.time_s))
+    if grid.ndim == 1:
+        figure = _plot_fields_1d(result, rows)
+    else:
+        figure = _plot_fields_2d(result, rows)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _plot_fields_1d(result, rows):
+    x = result.design.npde.grid.coordinates()[0]
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True, constrained_layout=True)
+    for axis, (key, title) in zip(axes, _COLUMNS):
+        for row in rows:
+            axis.plot(x, result.voltages[key][row], label=f"t = {result.model_time[row]:.4g}")
+        axis.set_title(title)
+        axis.set_xlabel("x (model length)")
+    axes[0].set_ylabel("node voltage (V)")
+    axes[-1].legend()
+    return figure
+
+
+def _plot_fields_2d(result, rows):
+    grid = result.design.npde.grid
+    figure, axes = plt.subplots(len(rows), 3, figsize=(10, 3 * len(rows)), squeeze=False,
+                                constrained_layout=True)
+    low = min(result.voltages[key].min() for key, _ in _COLUMNS)
+    high = max(result.voltages[key].max() for key, _ in _COLUMNS)
+    mask = grid.active()
+    for r, row in enumerate(rows):
+        for c, (key, title) in enumerate(_COLUMNS):
+            image = np.full(grid.shape, np.nan)
+            image[mask] = result.voltages[key][row]
+            shown = axes[r][c].imshow(image.T, origin="lower", vmin=low, vmax=high,
+                                      cmap="viridis")
+            axes[r][c].set_title(f"{title}, t = {result.model_time[row]:.4g}")
+            axes[r][c].set_xticks([])
+            axes[r][c].set_yticks([])
+    figure.colorbar(shown, ax=axes, label="node voltage (V)", shrink=0.6)
+    return figure
+
+
+def plot_errors(result, path: Path) -> None:
+    """Write the largest absolute difference over the nodes against time, per comparison."""
+    pairs = [("twin", "spice", "twin - ngspice"),
+             ("spice", "reference", "ngspice - exact semi-discrete"),
+             ("spice_rounded", "spice", "rounded - ideal (ngspice)"),
+             ("reference", "continuum", "semi-discrete - continuum")]
+    figure, axis = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    for a, b, label in pairs:
+        if a in result.voltages and b in result.voltages:
+            error = np.abs(result.voltages[a] - result.voltages[b]).max(axis=1)
+            axis.semilogy(result.model_time, np.maximum(error, 1e-16), marker="o", label=label)
+    axis.set_xlabel("model time")
+    axis.set_ylabel("max |difference| over nodes (V)")
+    axis.set_title(f"{result.design.name}: errors")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,84 @@
+"""The Markdown report of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["write_report"]
+
+_LABELS = {
+    "twin_vs_spice": "twin against ngspice (ideal values)",
+    "spice_vs_reference": "ngspice against the exact semi-discrete solution",
+    "twin_vs_reference": "twin against the exact semi-discrete solution",
+    "rounded_spice_vs_ideal_spice": "ngspice, rounded parts against ideal values",
+    "rounded_twin_vs_rounded_spice": "twin against ngspice (rounded parts)",
+    "reference_vs_continuum": "semi-discrete against continuum solution",
+}
+
+
+def _metric_rows(metrics: dict) -> list[str]:
+    rows = ["| comparison | relative L2 | max abs (V) | max abs / peak |",
+            "|---|---|---|---|"]
+    for key, entry in metrics.items():
+        rows.append(f"| {_LABELS.get(key, key)} | {entry['relative_l2']:.3e} | "
+                    f"{entry['max_abs']:.3e} | {entry['max_abs_over_peak']:.3e} |")
+    return rows
+
+
+def _probe_rows(metrics: dict) -> list[str]:
+    entry = metrics["twin_vs_spice"]["per_probe"]
+    rows = ["| probe | relative L2 | max abs (V) |", "|---|---|---|"]
+    rows += [f"| {name} | {m['relative_l2']:.3e} | {m['max_abs']:.3e} |"
+             for name, m in entry.items()]
+    return rows
+
+
+def _rounding_rows(rounding: dict) -> list[str]:
+    rows = ["| part | series | count | distinct values | max change | mean change |",
+            "|---|---|---|---|---|---|"]
+    for kind, entry in rounding.items():
+        rows.append(f"| {kind} | {entry['series']} | {entry['count']} | "
+                    f"{entry['distinct_values']} | {100 * entry['max_relative_change']:.3f} % | "
+                    f"{100 * entry['mean_relative_change']:.3f} % |")
+    return rows
+
+
+def _reference_note(design) -> str:
+    from npdehw.models.exact import has_mode_solution
+
+    if has_mode_solution(design.npde):
+        return ("Reference: closed-form decay of the discrete Laplacian's eigenmodes; the "
+                "continuum row shows the spatial discretization error of the grid itself.")
+    return ("Reference: exp(t A) u0 of the model's semi-discrete operator, computed with "
+            "scipy.sparse.linalg.expm_multiply, independently of the circuit.")
+
+
+def write_report(result, record: dict, path: Path) -> None:
+    """Write ``report.md`` from a run and its results record."""
+    design = result.design
+    solver = record["solver_options"]
+    lines = [
+        f"# {design.name}", "", design.description, "",
+        f"Design file: `{design.source}`. Nodes: {record['components']['nodes']}, "
+        f"components: {record['components']['elements']}.", "",
+        "## Agreement", "",
+        "ngspice's own time points are interpolated linearly onto the twin's "
+        f"{len(result.time_s)} output times before comparing.", "",
+        *_metric_rows(record["metrics"]), "", _reference_note(design), "",
+        "### Per probe (twin against ngspice)", "", *_probe_rows(record["metrics"]), "",
+        "## Rounding to parts", "", *_rounding_rows(record["rounding"]), "",
+        "## Solver options", "",
+        f"- ngspice: method {solver['ngspice']['method']}, reltol {solver['ngspice']['reltol']:g}, "
+        f"max step {solver['ngspice']['max_step_s']:.3e} s, stop {solver['ngspice']['stop_s']:.3e} s",
+        f"- twin: {solver['twin']['method']}, {solver['twin']['n_steps']} steps of "
+        f"{solver['twin']['dt_s']:.3e} s, {solver['twin']['backend']} solve", "",
+        "## Timings", "",
+        *[f"- {stage}: {seconds:.3f} s" for stage, seconds in record["timings_s"].items()], "",
+        "## Files", "",
+        "- `netlist.cir`, `netlist_quantized.cir`: run with `ngspice -b netlist.cir`",
+        "- `bom.csv`: bill of materials of the rounded circuit",
+        "- `waveforms.csv`: probe voltages over time", "- `results.json`: all metrics",
+        "- `fields.png`, `errors.png`", "",
+        "![fields](fields.png)", "", "![errors](errors.png)", "",
+    ]
+    path.write_text("\n".join(lines))

@@ -1,0 +1,135 @@
+"""The digital twin: the circuit graph's node equations integrated in torch.
+
+Kirchhoff's current law at the nodes that carry a capacitor gives
+``C dV/dt = -G V + b`` where ``G`` collects the resistors among those nodes and to
+fixed nets, and ``b`` the currents from voltage-source nets and current sources.
+The twin reads the same graph as the netlist writer, so both simulate one circuit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from npdehw.errors import CircuitError
+from npdehw.hw.graph import GROUND
+from npdehw.models.integrators import LinearStepper
+
+__all__ = ["CircuitSystem", "TwinResult", "assemble", "run_twin"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CircuitSystem:
+    """``C dV/dt = -G V + b`` over the capacitive nodes, SI units.
+
+    Attributes:
+        nodes: net names in the order of the state vector, length ``n``.
+        capacitance_f: shape ``(n,)``.
+        conductance_s: sparse, shape ``(n, n)``.
+        constant_a: currents into each node from fixed nets and sources, shape ``(n,)``.
+        initial_v: capacitor initial voltages, shape ``(n,)``.
+    """
+
+    nodes: list[str]
+    capacitance_f: np.ndarray
+    conductance_s: sp.csr_matrix
+    constant_a: np.ndarray
+    initial_v: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class TwinResult:
+    """Twin trajectory: ``voltages`` has shape ``(n_times, n_nodes)`` in volts."""
+
+    time_s: np.ndarray
+    nodes: list[str]
+    voltages: np.ndarray
+    elapsed_s: float
+    options: dict
+
+
+def _fixed_voltages(graph: nx.MultiGraph) -> dict[str, float]:
+    fixed = {GROUND: 0.0}
+    for _, _, data in graph.edges(data=True):
+        if data["kind"] == "vsource":
+            if data["neg"] != GROUND:
+                raise CircuitError(f"voltage source {data['designator']} is not referenced to "
+                                   "ground; the twin supports grounded sources only")
+            fixed[data["pos"]] = data["value"]
+    return fixed
+
+
+def assemble(graph: nx.MultiGraph) -> CircuitSystem:
+    """Return the node equations of ``graph``; every free node needs a capacitor to ground."""
+    fixed = _fixed_voltages(graph)
+    capacitance, initial = {}, {}
+    for _, _, data in graph.edges(data=True):
+        if data["kind"] == "capacitor":
+            node = data["pos"] if data["neg"] == GROUND else data["neg"]
+            if GROUND not in (data["pos"], data["neg"]):
+                raise CircuitError(f"capacitor {data['designator']} is floating; the twin "
+                                   "supports capacitors to ground only")
+            sign = 1.0 if node == data["pos"] else -1.0
+            capacitance[node] = capacitance.get(node, 0.0) + data["value"]
+            initial[node] = sign * data.get("ic", 0.0)
+    nodes = [n for n in graph.nodes if n not in fixed]
+    for node in nodes:
+        if node not in capacitance:
+            raise CircuitError(f"node {node} has no capacitor to ground; the twin integrates "
+                               "capacitive nodes only")
+    position = {node: k for k, node in enumerate(nodes)}
+    rows, cols, vals = [], [], []
+    constant = np.zeros(len(nodes))
+    for _, _, data in graph.edges(data=True):
+        _stamp(data, position, fixed, rows, cols, vals, constant)
+    n = len(nodes)
+    conductance = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
+    return CircuitSystem(nodes, np.array([capacitance[v] for v in nodes]), conductance,
+                         constant, np.array([initial[v] for v in nodes]))
+
+
+def _stamp(data, position, fixed, rows, cols, vals, constant):
+    pos, neg = data["pos"], data["neg"]
+    if data["kind"] == "isource":
+        if neg in position:
+            constant[position[neg]] += data["value"]
+        if pos in position:
+            constant[position[pos]] -= data["value"]
+        return
+    if data["kind"] != "resistor":
+        return
+    g = 1.0 / data["value"]
+    for here, there in ((pos, neg), (neg, pos)):
+        if here not in position:
+            continue
+        i = position[here]
+        rows += [i]
+        cols += [i]
+        vals += [g]
+        if there in position:
+            rows += [i]
+            cols += [position[there]]
+            vals += [-g]
+        else:
+            constant[i] += g * fixed[there]
+
+
+def run_twin(graph: nx.MultiGraph, *, stop_s: float, n_steps: int, save_every: int,
+             method: str = "trapezoidal", backend: str = "auto") -> TwinResult:
+    """Integrate the circuit from its initial voltages to ``stop_s`` seconds."""
+    start = time.perf_counter()
+    system = assemble(graph)
+    dt = stop_s / n_steps
+    stepper = LinearStepper(system.capacitance_f, system.conductance_s, dt, method, backend)
+    with torch.no_grad():
+        states = stepper.integrate(torch.from_numpy(system.initial_v),
+                                   torch.from_numpy(system.constant_a), n_steps, save_every)
+    elapsed = time.perf_counter() - start
+    times = dt * np.arange(0, n_steps + 1, save_every)
+    options = {"method": method, "backend": stepper.backend, "dt_s": dt, "n_steps": n_steps}
+    return TwinResult(times, system.nodes, states.numpy(), elapsed, options)
