@@ -32,8 +32,8 @@ def check_circuit(graph: nx.MultiGraph, *, needs_operating_point: bool = False) 
     """
     _check_names(graph)
     _check_values(graph)
-    _check_connected(graph)
     _check_reaches_ground(graph, resistive=False)
+    _check_connected(graph)
     if needs_operating_point:
         _check_reaches_ground(graph, resistive=True)
 
@@ -64,8 +64,6 @@ def _check_values(graph):
 
 
 def _check_connected(graph):
-    if GROUND not in graph:
-        raise CircuitError("the circuit has no ground node '0'")
     without_ground = graph.subgraph(n for n in graph.nodes if n != GROUND)
     parts = sorted(nx.connected_components(without_ground), key=len, reverse=True)
     if len(parts) > 1:
@@ -76,6 +74,8 @@ def _check_connected(graph):
 
 
 def _check_reaches_ground(graph, *, resistive):
+    if GROUND not in graph:
+        raise CircuitError("the circuit has no ground node '0'")
     kinds = ("resistor", "vsource") if resistive else _KINDS
     paths = nx.Graph()
     paths.add_nodes_from(graph.nodes)

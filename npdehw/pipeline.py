@@ -80,14 +80,15 @@ class _Stages:
         return value
 
 
-def run_design(design_ref: str | Path | None, tracker=None, export=None) -> RunResult:
-    """Run every stage on a design given by path or bundled name.
+def run_design(design_ref: Design | str | Path | None, tracker=None,
+               export=None) -> RunResult:
+    """Run every stage on a design, or on one given by path or bundled name.
 
     ``export`` is called with the RunResult as the last stage; without it the
     export stage is skipped.
     """
     stages = _Stages(tracker or SilentTracker())
-    design = stages.run(STAGES[0], load_design, design_ref)
+    design = stages.run(STAGES[0], _load, design_ref)
     graph, analysis, netlist = stages.run(STAGES[1], _map, design)
     spice = stages.run(STAGES[2], run_netlist, netlist)
     twin = stages.run(STAGES[3], _twin, design, graph)
@@ -103,6 +104,10 @@ def run_design(design_ref: str | Path | None, tracker=None, export=None) -> RunR
     if export is not None:
         stages.run(STAGES[7], export, result)
     return result
+
+
+def _load(design_ref) -> Design:
+    return design_ref if isinstance(design_ref, Design) else load_design(design_ref)
 
 
 def _analysis(design: Design) -> TransientAnalysis:
