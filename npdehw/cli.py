@@ -34,6 +34,9 @@ class StageTracker:
     def done(self, stage: str, seconds: float) -> None:
         print(f" {seconds:.2f} s", file=self.stream, flush=True)
 
+    def failed(self, stage: str) -> None:
+        print(" failed", file=self.stream, flush=True)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -99,6 +99,8 @@ def _parse(root: Table, path: Path) -> Design:
 def _parse_npde(table: Table) -> DiffusionNPDE:
     shape = table.int_list("shape")
     ndim = len(shape)
+    if ndim not in (1, 2):
+        raise SpecError(table.key("shape"), f"needs 1 or 2 entries (nodes per axis), got {shape}")
     boundaries = _parse_boundaries(table.table("boundary"), ndim)
     spacing = _parse_spacing(table, shape, boundaries)
     obstacles = frozenset(tuple(i) for i in table.list_of_int_lists("obstacles", default=[]))

@@ -3,7 +3,7 @@
 Stages, in order: load, map, simulate the ideal circuit in ngspice, run the twin,
 round to E-series parts, simulate the rounded circuit, compare, export. A
 tracker's ``start(stage, number, total)`` and ``done(stage, seconds)`` are called
-around each one.
+around each one, and ``failed(stage)`` when a stage raises.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ class SilentTracker:
     def done(self, stage: str, seconds: float) -> None:
         pass
 
+    def failed(self, stage: str) -> None:
+        pass
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -74,7 +77,11 @@ class _Stages:
         self._number += 1
         self.tracker.start(stage, self._number, len(STAGES))
         start = time.perf_counter()
-        value = function(*args, **kwargs)
+        try:
+            value = function(*args, **kwargs)
+        except BaseException:
+            self.tracker.failed(stage)
+            raise
         self.timings[stage] = time.perf_counter() - start
         self.tracker.done(stage, self.timings[stage])
         return value
@@ -136,6 +143,7 @@ def _map(design: Design):
         netlist = write_netlist(graph, analysis, title=design.name, probes=_probe_nodes(design))
     except CircuitError as err:
         raise DesignError(f"{design.source}: the circuit is invalid: {err}") from err
+    round_design(design, graph)  # fails here, before any simulation, on an unsellable value
     return graph, analysis, netlist
 
 

@@ -25,12 +25,19 @@ def atomic_folder(target: Path) -> Iterator[Path]:
         raise FileExistsError(f"{target} exists and is not a folder; choose another --out")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp creates 0700; give the usual folder mode
     try:
         yield staging
         _replace(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _replace(staging: Path, target: Path) -> None:

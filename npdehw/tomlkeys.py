@@ -39,6 +39,11 @@ class Table:
         if name in self._data:
             return self._data[name]
         if default is _MISSING:
+            unread = [key for key in self._data if key not in self._used]
+            close = difflib.get_close_matches(name, unread, n=1)
+            if close:
+                raise SpecError(self.key(name), f"missing; found unknown key {close[0]!r}, "
+                                f"rename it to {name!r}")
             raise SpecError(self.key(name), "missing; add this key to the design")
         return default
 
