@@ -18,7 +18,7 @@ __all__ = ["SAFE_NAME", "check_circuit"]
 
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PASSIVE = ("resistor", "capacitor")
-_KINDS = ("resistor", "capacitor", "vsource", "isource")
+_KINDS = ("resistor", "capacitor", "vsource", "isource", "vccs", "bsource")
 
 
 def check_circuit(graph: nx.MultiGraph, *, needs_operating_point: bool = False) -> None:
@@ -53,6 +53,9 @@ def _check_names(graph):
 def _check_values(graph):
     for _, _, key, data in graph.edges(keys=True, data=True):
         value = data.get("value")
+        if data.get("kind") == "bsource":
+            _check_expression(key, data.get("expression"))
+            continue
         if not isinstance(value, float) or not math.isfinite(value):
             raise CircuitError(f"component {key} has a non-finite value {value!r}")
         if data["kind"] in _PASSIVE and value <= 0:
@@ -63,8 +66,36 @@ def _check_values(graph):
             raise CircuitError(f"capacitor {key} has a non-finite initial voltage {ic!r}")
 
 
+def _links(graph):
+    """Yield the node pairs each element ties together, control and input nodes included."""
+    for u, v, data in graph.edges(data=True):
+        yield u, v
+        if data["kind"] == "vccs":
+            yield data["ctrl_pos"], data["pos"] if data["pos"] != GROUND else data["neg"]
+        elif data["kind"] == "bsource":
+            out = data["pos"] if data["pos"] != GROUND else data["neg"]
+            for node in _bsource_inputs(data):
+                yield node, out
+
+
+def _bsource_inputs(data):
+    return sorted(set(re.findall(r"v\(([a-z0-9_]+)\)", data["expression"])))
+
+
+_EXPRESSION = re.compile(r"^[a-z0-9_().,+\-*/ ]+$")
+
+
+def _check_expression(key, expression):
+    if not isinstance(expression, str) or not _EXPRESSION.match(expression):
+        raise CircuitError(f"behavioural source {key} has an expression outside the "
+                           f"characters [a-z0-9_().,+-*/ ]: {expression!r}")
+
+
 def _check_connected(graph):
-    without_ground = graph.subgraph(n for n in graph.nodes if n != GROUND)
+    links = nx.Graph()
+    links.add_nodes_from(graph.nodes)
+    links.add_edges_from(_links(graph))
+    without_ground = links.subgraph(n for n in links.nodes if n != GROUND)
     parts = sorted(nx.connected_components(without_ground), key=len, reverse=True)
     if len(parts) > 1:
         stray = sorted(parts[1])[0]

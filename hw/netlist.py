@@ -79,7 +79,30 @@ def _element_line(designator: str, data: dict) -> str:
         return f"{designator} {pos} {neg} {value} ic={format_value(data.get('ic', 0.0))}"
     if kind in ("vsource", "isource"):
         return f"{designator} {pos} {neg} dc {value}"
+    if kind == "vccs":
+        return f"{designator} {pos} {neg} {data['ctrl_pos']} {data['ctrl_neg']} {value}"
+    if kind == "bsource":
+        return _wrap(f"{designator} {pos} {neg} i={data['expression']}")
     return f"{designator} {pos} {neg} {value}"
+
+
+def _wrap(line: str, width: int = 200) -> str:
+    """Split a long element line into SPICE continuation lines (starting with ``+``).
+
+    Cuts fall only between ``)`` and ``+``, the join between two terms of a weighted
+    sum, never inside a number such as ``1.0e+00``.
+    """
+    pieces, rest = [], line
+    while len(rest) > width:
+        cut = rest.rfind(")+", 0, width) + 1
+        if cut <= 0:
+            cut = rest.find(")+", width) + 1
+            if cut <= 0:
+                break
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return "\n+ ".join(pieces)
 
 
 def _chunks(items, size):

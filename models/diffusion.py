@@ -48,6 +48,22 @@ class DiffusionNPDE:
         if not (math.isfinite(self.end_time) and self.end_time > 0):
             raise SpecError("end_time", f"must be positive, got {self.end_time!r}")
 
+    def to_npde(self):
+        """Return the same equation as a general NPDE with the single field ``u``."""
+        from npdehw.models.npde import NPDE, LinearTerm
+        from npdehw.models.stencils import laplacian_kernel
+
+        terms = [LinearTerm(target="u", source="u", kernel=laplacian_kernel(self.grid,
+                                                                            self.diffusion),
+                            label="diffusion")]
+        if self.decay > 0:
+            terms.append(LinearTerm(target="u", source="u",
+                                    kernel=np.full((1,) * self.grid.ndim, -self.decay),
+                                    label="decay"))
+        sources = {} if self.source is None else {"u": self.source}
+        return NPDE(grid=self.grid, fields=("u",), initial={"u": self.initial},
+                    end_time=self.end_time, linear=tuple(terms), sources=sources)
+
     def edge_rate(self, axis: int) -> float:
         """Return the coupling rate ``D / h^2`` (1 / time) between neighbours along ``axis``."""
         return self.diffusion / self.grid.spacing[axis] ** 2

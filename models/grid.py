@@ -37,15 +37,15 @@ class Boundary:
     kind: str
     value: float = 0.0
 
-    KINDS = ("dirichlet", "zero_flux")
+    KINDS = ("dirichlet", "zero_flux", "periodic")
 
     def __post_init__(self):
         if self.kind not in self.KINDS:
             raise SpecError("kind", f"unknown boundary kind {self.kind!r}; use one of {self.KINDS}")
         if not math.isfinite(self.value):
             raise SpecError("value", f"boundary value must be finite, got {self.value!r}")
-        if self.kind == "zero_flux" and self.value != 0.0:
-            raise SpecError("value", "a zero_flux side takes no value; remove the key")
+        if self.kind != "dirichlet" and self.value != 0.0:
+            raise SpecError("value", f"a {self.kind} side takes no value; remove the key")
 
     @property
     def is_dirichlet(self) -> bool:
@@ -93,6 +93,11 @@ class Grid:
             raise SpecError("boundary", f"missing sides {sorted(missing)}; add them or a 'default'")
         if extra:
             raise SpecError("boundary", f"unknown sides {sorted(extra)} for a {self.ndim}-D grid")
+        for axis in AXES[: self.ndim]:
+            kinds = {self.boundaries[f"{axis}_{end}"].kind for end in ("low", "high")}
+            if "periodic" in kinds and kinds != {"periodic"}:
+                raise SpecError("boundary", f"periodic must be set on both {axis}_low and "
+                                f"{axis}_high")
 
     def _check_obstacles(self):
         for index in self.obstacles:
@@ -146,14 +151,25 @@ class Grid:
                 yield index
 
     def neighbour_pairs(self) -> Iterator[tuple[tuple[int, ...], tuple[int, ...], int]]:
-        """Yield ``(index, neighbour, axis)`` once for every pair of adjacent active nodes."""
+        """Yield ``(index, neighbour, axis)`` once for every pair of adjacent active nodes.
+
+        Periodic axes of three or more nodes add the pair that wraps around.
+        """
         for index in self.indices():
             for axis in range(self.ndim):
                 other = list(index)
                 other[axis] += 1
+                if other[axis] == self.shape[axis]:
+                    if not self._wraps(axis):
+                        continue
+                    other[axis] = 0
                 other = tuple(other)
-                if other[axis] < self.shape[axis] and other not in self.obstacles:
+                if other not in self.obstacles:
                     yield index, other, axis
+
+    def _wraps(self, axis: int) -> bool:
+        periodic = self.boundaries[f"{AXES[axis]}_low"].kind == "periodic"
+        return periodic and self.shape[axis] >= 3
 
     def boundary_links(self) -> Iterator[tuple[tuple[int, ...], str]]:
         """Yield ``(index, side)`` for every active node next to a Dirichlet side."""

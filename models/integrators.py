@@ -16,7 +16,6 @@ Trajectories have shape ``(n_saved, n)`` in float64.
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 METHODS = {"trapezoidal": 0.5, "crank_nicolson": 0.5, "backward_euler": 1.0}
 DENSE_LIMIT = 600
+MAX_ITERATIONS = 50
+ITERATION_TOLERANCE = 1e-11
 
 
 class _FactorSolve(torch.autograd.Function):
@@ -63,6 +64,7 @@ class LinearStepper:
             raise ValueError(f"unknown backend {backend!r}; use 'auto', 'dense' or 'sparse'")
         self.backend = backend
         self.method = method
+        self.theta = theta
         self.dt = dt
         mass = sp.diags(np.asarray(capacitance, dtype=float) / dt)
         conductance = sp.csr_matrix(conductance, dtype=float)
@@ -77,39 +79,54 @@ class LinearStepper:
 
     def step(self, state: torch.Tensor, constant: torch.Tensor) -> torch.Tensor:
         """Return V[k+1] from V[k] = ``state`` (shape ``(n,)``) and ``b`` = ``constant``."""
-        rhs = torch.mv(self._right, state) + constant
+        return self.solve(torch.mv(self._right, state) + constant)
+
+    def solve(self, rhs: torch.Tensor) -> torch.Tensor:
+        """Return ``(C/dt + theta G)^-1 rhs``."""
         if self.backend == "dense":
             return torch.linalg.lu_solve(*self._lu, rhs[:, None])[:, 0]
         return _FactorSolve.apply(rhs, self._factor)
 
+    def step_nonlinear(self, state, constant, nonlinear, k=0):
+        """Return V[k+1] for ``C dV/dt = -G V + b + F(V)`` by fixed-point iteration.
+
+        The theta scheme treats F like the linear part:
+        ``(C/dt + theta G) V1 = (C/dt - (1 - theta) G) V0 + b + (1 - theta) F(V0) + theta F(V1)``.
+        """
+        base = torch.mv(self._right, state) + constant + (1 - self.theta) * nonlinear(state)
+        guess = self.solve(base + self.theta * nonlinear(state))
+        for _ in range(MAX_ITERATIONS):
+            update = self.solve(base + self.theta * nonlinear(guess))
+            change = float(torch.max(torch.abs(update - guess)))
+            guess = update
+            if change <= ITERATION_TOLERANCE * (1.0 + float(torch.max(torch.abs(update)))):
+                return guess
+        raise RuntimeError(f"the twin's fixed-point iteration did not converge at step {k} "
+                           f"(last change {change:.3e}); use more twin steps")
+
     def integrate(self, initial: torch.Tensor, constant: torch.Tensor, n_steps: int,
-                  save_every: int = 1) -> torch.Tensor:
-        """Return the states at steps 0, save_every, 2 save_every, ..., n_steps."""
+                  save_every: int = 1, nonlinear=None) -> torch.Tensor:
+        """Return the states at steps 0, save_every, 2 save_every, ..., n_steps.
+
+        ``nonlinear``, when given, maps a state to extra currents F(V) of shape ``(n,)``.
+        """
         if n_steps % save_every:
             raise ValueError(f"n_steps={n_steps} is not a multiple of save_every={save_every}")
         state = initial
         saved = [state]
         for k in range(1, n_steps + 1):
-            state = self.step(state, constant)
+            if nonlinear is None:
+                state = self.step(state, constant)
+            else:
+                state = self.step_nonlinear(state, constant, nonlinear, k)
             if k % save_every == 0:
                 saved.append(state)
         return torch.stack(saved)
 
 
 def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
-    matrix.sort_indices()
-    with warnings.catch_warnings():
-        # torch 2.x warns that sparse CSR support is in beta on every construction.
-        warnings.filterwarnings("ignore", message="Sparse", category=UserWarning)
-        return _csr_tensor(matrix)
-
-
-def _csr_tensor(matrix: sp.csr_matrix) -> torch.Tensor:
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(matrix.indptr.astype(np.int64)),
-        torch.from_numpy(matrix.indices.astype(np.int64)),
-        torch.from_numpy(matrix.data),
-        size=matrix.shape,
-        dtype=torch.float64,
-        check_invariants=True,
-    )
+    # A COO tensor: torch.mv on CSR tensors measured about 300 times slower here.
+    coo = matrix.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float64))
+    return torch.sparse_coo_tensor(indices, values, size=matrix.shape).coalesce()

@@ -33,6 +33,8 @@ class CircuitSystem:
         conductance_s: sparse, shape ``(n, n)``.
         constant_a: currents into each node from fixed nets and sources, shape ``(n,)``.
         initial_v: capacitor initial voltages, shape ``(n,)``.
+        nonlinear: behavioural currents into each node as a function of the state
+            (tensors of shape ``(n,)``), or None for a linear circuit.
     """
 
     nodes: list[str]
@@ -40,6 +42,7 @@ class CircuitSystem:
     conductance_s: sp.csr_matrix
     constant_a: np.ndarray
     initial_v: np.ndarray
+    nonlinear: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +93,55 @@ def assemble(graph: nx.MultiGraph) -> CircuitSystem:
     n = len(nodes)
     conductance = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsr()
     return CircuitSystem(nodes, np.array([capacitance[v] for v in nodes]), conductance,
-                         constant, np.array([initial[v] for v in nodes]))
+                         constant, np.array([initial[v] for v in nodes]),
+                         _behavioural_currents(graph, position))
+
+
+def _behavioural_currents(graph, position):
+    """Return F(V), the currents of all behavioural sources into the state nodes, or None."""
+    groups = {}
+    for _, _, data in graph.edges(data=True):
+        if data["kind"] == "bsource":
+            groups.setdefault(data["group"], []).append(data)
+    if not groups:
+        return None
+    plans = []
+    for group, sources in groups.items():
+        missing = [node for node in group.input_nodes if node not in position]
+        if missing:
+            raise CircuitError(f"behavioural source {sources[0]['designator']} reads "
+                               f"{missing[0]}, which is not a capacitive node")
+        inputs = torch.tensor([position[node] for node in group.input_nodes])
+        slots = torch.tensor([data["slot"] for data in sources])
+        into = [_signed_index(data, position) for data in sources]
+        signs = torch.tensor([sign for sign, _ in into], dtype=torch.float64)
+        indices = torch.tensor([index for _, index in into])
+        plans.append((group.function, inputs, slots, (signs, indices)))
+    size = len(position)
+
+    def currents(state):
+        total = torch.zeros(size, dtype=state.dtype)
+        for function, inputs, slots, (sign, index) in plans:
+            total = total.index_add(0, index, sign * function(state[inputs])[slots])
+        return total
+
+    return currents
+
+
+def _signed_index(data, position):
+    """Return (sign, node index): the source's current enters ``neg`` and leaves ``pos``."""
+    if data["neg"] in position and data["pos"] == GROUND:
+        return 1.0, position[data["neg"]]
+    if data["pos"] in position and data["neg"] == GROUND:
+        return -1.0, position[data["pos"]]
+    raise CircuitError(f"behavioural source {data['designator']} must connect a node to ground")
 
 
 def _stamp(data, position, fixed, rows, cols, vals, constant):
     pos, neg = data["pos"], data["neg"]
+    if data["kind"] == "vccs":
+        _stamp_vccs(data, position, fixed, rows, cols, vals, constant)
+        return
     if data["kind"] == "isource":
         if neg in position:
             constant[position[neg]] += data["value"]
@@ -119,6 +166,23 @@ def _stamp(data, position, fixed, rows, cols, vals, constant):
             constant[i] += g * fixed[there]
 
 
+def _stamp_vccs(data, position, fixed, rows, cols, vals, constant):
+    # gm (V(ctrl_pos) - V(ctrl_neg)) flows out of pos and into neg; in -G V + b form the
+    # node that receives it gets -gm on the ctrl_pos column.
+    gm = data["value"]
+    for node, sign in ((data["neg"], 1.0), (data["pos"], -1.0)):
+        if node not in position:
+            continue
+        i = position[node]
+        for control, polarity in ((data["ctrl_pos"], 1.0), (data["ctrl_neg"], -1.0)):
+            if control in position:
+                rows.append(i)
+                cols.append(position[control])
+                vals.append(-sign * polarity * gm)
+            else:
+                constant[i] += sign * polarity * gm * fixed[control]
+
+
 def run_twin(graph: nx.MultiGraph, *, stop_s: float, n_steps: int, save_every: int,
              method: str = "trapezoidal", backend: str = "auto") -> TwinResult:
     """Integrate the circuit from its initial voltages to ``stop_s`` seconds."""
@@ -128,7 +192,8 @@ def run_twin(graph: nx.MultiGraph, *, stop_s: float, n_steps: int, save_every: i
     stepper = LinearStepper(system.capacitance_f, system.conductance_s, dt, method, backend)
     with torch.no_grad():
         states = stepper.integrate(torch.from_numpy(system.initial_v),
-                                   torch.from_numpy(system.constant_a), n_steps, save_every)
+                                   torch.from_numpy(system.constant_a), n_steps, save_every,
+                                   nonlinear=system.nonlinear)
     elapsed = time.perf_counter() - start
     times = dt * np.arange(0, n_steps + 1, save_every)
     options = {"method": method, "backend": stepper.backend, "dt_s": dt, "n_steps": n_steps}
