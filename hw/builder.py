@@ -34,7 +34,7 @@ from npdehw.hw.mapping import CircuitMapping
 from npdehw.hw.netlist import format_value
 from npdehw.models.npde import NPDE, activation_torch
 
-__all__ = ["BehaviouralGroup", "build_circuit", "state_node_names"]
+__all__ = ["BehaviouralGroup", "build_circuit", "node_of", "state_node_names"]
 
 _RELATIVE_ZERO = 1e-12
 _SPICE_ACTIVATION = {
@@ -62,10 +62,13 @@ class BehaviouralGroup:
 def state_node_names(npde: NPDE) -> list[str]:
     """Return the net name of every state entry, in state order."""
     indices = list(npde.grid.indices())
-    if len(npde.fields) == 1:
-        return ["n_" + "_".join(map(str, index)) for index in indices]
-    return [f"{field}_" + "_".join(map(str, index)) for field in npde.fields
-            for index in indices]
+    return [node_of(npde, field, index) for field in npde.fields for index in indices]
+
+
+def node_of(npde: NPDE, field: str, index: tuple[int, ...]) -> str:
+    """Return the net name of ``field`` at grid ``index``."""
+    suffix = "_".join(map(str, index))
+    return f"n_{suffix}" if len(npde.fields) == 1 else f"{field}_{suffix}"
 
 
 def build_circuit(npde: NPDE, mapping: CircuitMapping) -> nx.MultiGraph:
@@ -79,8 +82,8 @@ def build_circuit(npde: NPDE, mapping: CircuitMapping) -> nx.MultiGraph:
         builder.add_linear(term)
     for term in npde.reactions:
         builder.add_reaction(term)
-    if npde.nonlocal_term is not None:
-        builder.add_nonlocal(npde.nonlocal_term)
+    for term in npde.nonlocal_terms:
+        builder.add_nonlocal(term)
     return graph
 
 
@@ -206,8 +209,14 @@ class _Builder:
 
     def add_linear_nonlocal(self, term, rows):
         for i, j in itertools.product(rows, range(self.npde.n_state)):
-            if term.weight[i, j] != 0.0:
-                self.add_vccs(i, j, term.weight[i, j], term.label)
+            weight = term.weight[i, j]
+            if weight == 0.0:
+                continue
+            if i == j and weight < 0:
+                self.add("resistor", self.names[i], GROUND,
+                         1 / (self.conductance_per_rate * -weight), term.label)
+            else:
+                self.add_vccs(i, j, weight, term.label)
         for i in rows:
             if term.bias[i] != 0.0:
                 self.add("isource", GROUND, self.names[i], self.current_per_rate * term.bias[i],

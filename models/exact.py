@@ -23,7 +23,8 @@ from scipy.sparse.linalg import expm_multiply
 from npdehw.models.diffusion import DiffusionNPDE
 from npdehw.models.fields import CosineModes, SineModes
 
-__all__ = ["continuum_modes", "has_mode_solution", "semi_discrete_expm", "semi_discrete_modes"]
+__all__ = ["continuum_modes", "has_mode_solution", "is_linear", "linear_expm",
+           "semi_discrete_expm", "semi_discrete_modes"]
 
 
 def has_mode_solution(npde: DiffusionNPDE) -> bool:
@@ -79,10 +80,31 @@ def _mode_solution(npde: DiffusionNPDE, times: np.ndarray, rate_of) -> np.ndarra
 def semi_discrete_expm(npde: DiffusionNPDE, times: np.ndarray) -> np.ndarray:
     """Return ``u(t)`` of ``du/dt = A u + b`` by the matrix exponential of the augmented system."""
     matrix, constant = npde.operator()
+    return _expm_trajectory(matrix, constant, npde.initial_state(), times)
+
+
+def is_linear(npde) -> bool:
+    """Return True when a general NPDE has no reactions and only identity non-local terms."""
+    return not npde.reactions and all(t.activation == "identity" for t in npde.nonlocal_terms)
+
+
+def linear_expm(npde, times: np.ndarray) -> np.ndarray:
+    """Return ``u(t)`` of a linear general NPDE by the matrix exponential."""
+    if not is_linear(npde):
+        raise ValueError("linear_expm needs an NPDE without reactions or activations")
+    matrix, constant = npde.linear_operator()
+    for term in npde.nonlocal_terms:
+        rows = sp.diags(term.rows.astype(float))
+        matrix = matrix + rows @ sp.csr_matrix(term.weight)
+        constant = constant + term.rows * term.bias
+    return _expm_trajectory(sp.csr_matrix(matrix), constant, npde.initial_state(), times)
+
+
+def _expm_trajectory(matrix, constant, start, times):
     n = matrix.shape[0]
     augmented = sp.bmat([[matrix, sp.csr_matrix(constant[:, None])],
                          [sp.csr_matrix((1, n)), sp.csr_matrix((1, 1))]]).tocsc()
-    start = np.append(npde.initial_state(), 1.0)
+    start = np.append(start, 1.0)
     times = np.asarray(times, dtype=float)
     if times.size > 1 and np.allclose(np.diff(times), times[1] - times[0]) and times[0] == 0:
         states = expm_multiply(augmented, start, start=0.0, stop=times[-1], num=times.size,

@@ -129,4 +129,5 @@ def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
     coo = matrix.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float64))
-    return torch.sparse_coo_tensor(indices, values, size=matrix.shape).coalesce()
+    return torch.sparse_coo_tensor(indices, values, size=matrix.shape,
+                                   check_invariants=False).coalesce()

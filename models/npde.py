@@ -6,8 +6,8 @@
   anisotropic diffusion, a learned or user kernel, decay as a 1-point kernel,
   cross-field couplings);
 - reactions: an expression in the field values at the same node;
-- a non-local term: a dense ``W`` over the whole state with a bias and an activation,
-  applied to the rows its mask selects;
+- non-local terms: each a dense ``W`` over the whole state with a bias and an
+  activation, applied to the rows its mask selects (an MLP uses one per layer);
 - a source per field, constant in time.
 
 States are flattened field by field: entry ``f * n_nodes + k`` is field ``f`` at the
@@ -117,7 +117,7 @@ class NPDE:
     end_time: float
     linear: tuple[LinearTerm, ...] = ()
     reactions: tuple[ReactionTerm, ...] = ()
-    nonlocal_term: NonlocalTerm | None = None
+    nonlocal_terms: tuple[NonlocalTerm, ...] = ()
     sources: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
@@ -131,9 +131,10 @@ class NPDE:
             self._check_known(term.target, "reactions")
             for name in term.expression.fields:
                 self._check_known(name, "reactions")
-        if self.nonlocal_term is not None and len(self.nonlocal_term.bias) != self.n_state:
-            raise SpecError("nonlocal", f"W must be {self.n_state} x {self.n_state} for "
-                            f"{len(self.fields)} field(s) on {self.n_nodes} nodes")
+        for term in self.nonlocal_terms:
+            if len(term.bias) != self.n_state:
+                raise SpecError("nonlocal", f"W must be {self.n_state} x {self.n_state} for "
+                                f"{len(self.fields)} field(s) on {self.n_nodes} nodes")
 
     def _check_fields(self):
         if not self.fields or len(set(self.fields)) != len(self.fields):
@@ -216,8 +217,7 @@ class NPDE:
         for term in self.reactions:
             block = self.field_slice(term.target)
             result[block] = result[block] + term.expression.to_torch()(values)
-        if self.nonlocal_term is not None:
-            term = self.nonlocal_term
+        for term in self.nonlocal_terms:
             weight = torch.as_tensor(term.weight, dtype=state.dtype)
             bias = torch.as_tensor(term.bias, dtype=state.dtype)
             mask = torch.as_tensor(term.rows)

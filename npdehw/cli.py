@@ -76,24 +76,29 @@ def _command_run(args) -> int:
         out = Path("runs") / load_design(args.design).name
     tracker = None if args.quiet else StageTracker()
     result = run_design(args.design, tracker=tracker, export=lambda r: export_run(r, out))
-    metrics = result.metrics
     print(f"run folder: {out}")
-    print(f"twin vs ngspice: relative L2 {metrics['twin_vs_spice']['relative_l2']:.3e}")
-    print(f"ngspice vs exact semi-discrete: relative L2 "
-          f"{metrics['spice_vs_reference']['relative_l2']:.3e}")
-    print(f"rounded vs ideal (ngspice): relative L2 "
-          f"{metrics['rounded_spice_vs_ideal_spice']['relative_l2']:.3e}")
+    for line in summary_lines(result.metrics):
+        print(line)
     return 0
+
+
+def summary_lines(metrics: dict) -> list[str]:
+    """Return the headline agreement figures of a run, one line each."""
+    labels = (("twin_vs_spice", "twin vs ngspice"),
+              ("spice_vs_reference", "ngspice vs exact semi-discrete"),
+              ("rounded_spice_vs_ideal_spice", "rounded vs ideal (ngspice)"))
+    return [f"{label}: relative L2 {metrics[key]['relative_l2']:.3e}"
+            for key, label in labels if key in metrics]
 
 
 def _command_validate(args) -> int:
     from npdehw.design import load_design
+    from npdehw.hw.builder import build_circuit
     from npdehw.hw.checks import check_circuit
-    from npdehw.hw.graph import build_diffusion_circuit
     from npdehw.pipeline import round_design
 
     design = load_design(args.design)
-    graph = build_diffusion_circuit(design.npde, design.mapping)
+    graph = build_circuit(design.npde, design.mapping)
     try:
         check_circuit(graph)
     except CircuitError as err:

@@ -14,11 +14,11 @@ import re
 import tomllib
 from pathlib import Path
 
+from npdehw.design_npde import parse_npde
 from npdehw.errors import DesignError, SpecError
 from npdehw.hw.mapping import CircuitMapping
-from npdehw.models import fields
 from npdehw.models.diffusion import DiffusionNPDE
-from npdehw.models.grid import Boundary, Grid, side_names
+from npdehw.models.npde import NPDE
 from npdehw.sim.settings import Probe, SimulationSettings, SpiceOptions
 from npdehw.tomlkeys import Table
 
@@ -31,14 +31,20 @@ SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Design:
-    """A validated design: the NPDE, its circuit mapping and the simulation settings."""
+    """A validated design: the NPDE, its circuit mapping and the simulation settings.
+
+    ``diffusion`` is set for plain diffusion designs, whose closed-form references need
+    it; ``analysis`` holds the optional ``[analysis]`` table (kind and settings).
+    """
 
     name: str
     description: str
     source: Path
-    npde: DiffusionNPDE
+    npde: NPDE
     mapping: CircuitMapping
     simulation: SimulationSettings
+    diffusion: DiffusionNPDE | None = None
+    analysis: dict | None = None
 
 
 def bundled_designs() -> dict[str, Path]:
@@ -88,106 +94,25 @@ def _parse(root: Table, path: Path) -> Design:
     description = root.string("description", default="")
     if any(ch in description for ch in "\r\n"):
         raise SpecError("description", "must be one line; remove the line breaks")
-    npde = _parse_npde(root.table("npde"))
+    npde, diffusion = parse_npde(root.table("npde"))
     mapping = _parse_mapping(root.table("circuit"))
-    simulation = _parse_simulation(root.table("simulation", optional=True), npde.grid)
+    simulation = _parse_simulation(root.table("simulation", optional=True), npde)
+    analysis = _parse_analysis(root.table("analysis")) if root.has("analysis") else None
     root.finish()
     return Design(name=name, description=description, source=path, npde=npde, mapping=mapping,
-                  simulation=simulation)
+                  simulation=simulation, diffusion=diffusion, analysis=analysis)
 
 
-def _parse_npde(table: Table) -> DiffusionNPDE:
-    shape = table.int_list("shape")
-    ndim = len(shape)
-    if ndim not in (1, 2):
-        raise SpecError(table.key("shape"), f"needs 1 or 2 entries (nodes per axis), got {shape}")
-    boundaries = _parse_boundaries(table.table("boundary"), ndim)
-    spacing = _parse_spacing(table, shape, boundaries)
-    obstacles = frozenset(tuple(i) for i in table.list_of_int_lists("obstacles", default=[]))
-    grid = table.build(Grid, shape=tuple(shape), spacing=spacing, boundaries=boundaries,
-                       obstacles=obstacles)
-    npde = table.build(
-        DiffusionNPDE,
-        grid=grid,
-        diffusion=table.number("diffusion"),
-        decay=table.number("decay", default=0.0),
-        end_time=table.number("end_time"),
-        initial=_parse_profile(table.table("initial"), grid),
-        source=(_parse_profile(table.table("source"), grid)
-                if table.has("source") else None),
-    )
-    table.finish()
-    return npde
+def _parse_analysis(table: Table) -> dict:
+    from npdehw.analyses import ANALYSES
 
-
-def _parse_spacing(table: Table, shape, boundaries) -> tuple[float, ...]:
-    if table.has("spacing") == table.has("length"):
-        raise SpecError(table.key("spacing"), "give exactly one of 'spacing' (node spacing) "
-                        "or 'length' (domain length) per axis")
-    if table.has("spacing"):
-        return tuple(table.number_list("spacing", length=len(shape)))
-    lengths = table.number_list("length", length=len(shape))
-    result = []
-    for axis, (n, length) in enumerate(zip(shape, lengths)):
-        if not length > 0:
-            raise SpecError(table.key("length"), f"must be positive, got {length!r}")
-        name = "xy"[axis]
-        walls = sum(1.0 if boundaries[f"{name}_{end}"].is_dirichlet else 0.5
-                    for end in ("low", "high"))
-        result.append(length / (n - 1 + walls))
-    return tuple(result)
-
-
-def _parse_boundaries(table: Table, ndim: int) -> dict[str, Boundary]:
-    sides = side_names(ndim)
-    default = _parse_boundary(table.table("default")) if table.has("default") else None
-    result = {}
-    for side in sides:
-        if table.has(side):
-            result[side] = _parse_boundary(table.table(side))
-        elif default is not None:
-            result[side] = default
-        else:
-            raise SpecError(table.key(side), "missing; give each side or a 'default' "
-                            "such as { kind = \"dirichlet\", value = 0.0 }")
-    table.finish()
-    return result
-
-
-def _parse_boundary(table: Table) -> Boundary:
-    kind = table.choice("kind", Boundary.KINDS)
-    value = table.number("value", default=0.0)
-    boundary = table.build(Boundary, kind=kind, value=value)
-    table.finish()
-    return boundary
-
-
-PROFILE_KINDS = ("sine_modes", "cosine_modes", "gaussian", "constant")
-
-
-def _parse_profile(table: Table, grid: Grid):
-    kind = table.choice("kind", PROFILE_KINDS)
-    if kind in ("sine_modes", "cosine_modes"):
-        modes = tuple(_parse_mode(item, grid) for item in table.tables("modes"))
-        cls = fields.SineModes if kind == "sine_modes" else fields.CosineModes
-        profile = table.build(cls, modes=modes)
-    elif kind == "gaussian":
-        center = tuple(table.number_list("center", length=grid.ndim))
-        profile = table.build(fields.Gaussian, center=center, width=table.number("width"),
-                              amplitude=table.number("amplitude", default=1.0),
-                              offset=table.number("offset", default=0.0))
-    else:
-        profile = table.build(fields.Constant, value=table.number("value"))
-    table.finish()
-    return profile
-
-
-def _parse_mode(table: Table, grid: Grid) -> fields.Mode:
-    mode = table.build(fields.Mode, wavenumber=tuple(table.int_list("wavenumber",
-                                                                          length=grid.ndim)),
-                       amplitude=table.number("amplitude"))
-    table.finish()
-    return mode
+    kind = table.choice("kind", sorted(ANALYSES))
+    settings = {key: table.raw(key) for key in table.keys() if key != "kind"}
+    try:
+        ANALYSES[kind].check(settings)
+    except SpecError as err:
+        raise SpecError(table.key(err.key), err.message) from err
+    return {"kind": kind, **settings}
 
 
 def _parse_mapping(table: Table) -> CircuitMapping:
@@ -206,7 +131,7 @@ def _parse_mapping(table: Table) -> CircuitMapping:
     return mapping
 
 
-def _parse_simulation(table: Table, grid: Grid) -> SimulationSettings:
+def _parse_simulation(table: Table, npde: NPDE) -> SimulationSettings:
     kwargs = {}
     for key in ("output_times", "twin_steps"):
         if table.has(key):
@@ -214,7 +139,7 @@ def _parse_simulation(table: Table, grid: Grid) -> SimulationSettings:
     if table.has("twin_method"):
         kwargs["twin_method"] = table.string("twin_method")
     if table.has("probes"):
-        kwargs["probes"] = tuple(_parse_probe(item, grid) for item in table.tables("probes"))
+        kwargs["probes"] = tuple(_parse_probe(item, npde) for item in table.tables("probes"))
     if table.has("spice"):
         kwargs["spice"] = _parse_spice(table.table("spice"))
     settings = table.build(SimulationSettings, **kwargs)
@@ -222,7 +147,8 @@ def _parse_simulation(table: Table, grid: Grid) -> SimulationSettings:
     return settings
 
 
-def _parse_probe(table: Table, grid: Grid) -> Probe:
+def _parse_probe(table: Table, npde: NPDE) -> Probe:
+    grid = npde.grid
     name = table.string("name")
     if not SAFE_NAME.match(name):
         raise SpecError(table.key("name"), f"{name!r} may use only lower-case letters, digits "
@@ -233,8 +159,9 @@ def _parse_probe(table: Table, grid: Grid) -> Probe:
                         f"{list(grid.shape)}; indices start at 0")
     if index in grid.obstacles:
         raise SpecError(table.key("index"), f"{list(index)} is an obstacle, not a node")
+    field = table.choice("field", npde.fields) if table.has("field") else npde.fields[0]
     table.finish()
-    return Probe(name=name, index=index)
+    return Probe(name=name, index=index, field=field)
 
 
 def _parse_spice(table: Table) -> SpiceOptions:

@@ -12,7 +12,8 @@ import numpy as np
 
 import npdehw
 from npdehw.hw.bom import bom_csv
-from npdehw.hw.graph import components, node_name
+from npdehw.hw.graph import components
+from npdehw.pipeline import probe_nodes
 from npdehw.plots import plot_errors, plot_fields
 from npdehw.report import write_report
 from npdehw.runfolder import atomic_folder
@@ -61,7 +62,7 @@ def results_record(result) -> dict:
         "solver_options": result.solver,
         "output_times_model": result.model_time.tolist(),
         "output_times_s": result.time_s.tolist(),
-        "probes": {p.name: node_name(p.index) for p in design.simulation.probes},
+        "probes": probe_nodes(design),
         "comparison_interpolation": "ngspice points interpolated linearly onto the twin's "
                                     "output times (numpy.interp); t = 0 is the capacitor "
                                     "initial voltage",
@@ -74,7 +75,7 @@ def results_record(result) -> dict:
 
 
 def _write_waveforms(result, path: Path) -> None:
-    probes = {p.name: node_name(p.index) for p in result.design.simulation.probes}
+    probes = probe_nodes(result.design)
     column = {node: k for k, node in enumerate(result.nodes)}
     keys = [k for k in ("spice", "twin", "reference", "spice_rounded") if k in result.voltages]
     with path.open("w", newline="") as handle:
@@ -96,7 +97,7 @@ def export_run(result, out: Path) -> Path:
         record = results_record(result)
         (folder / "results.json").write_text(json.dumps(record, indent=2) + "\n")
         _write_waveforms(result, folder / "waveforms.csv")
-        plot_fields(result, folder / "fields.png")
+        plot_fields(result, folder)
         plot_errors(result, folder / "errors.png")
         write_report(result, record, folder / "report.md")
     return Path(out)

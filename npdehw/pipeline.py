@@ -15,9 +15,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from npdehw.analyses import run_analysis
 from npdehw.design import Design, load_design
 from npdehw.errors import CircuitError, DesignError, SpecError
-from npdehw.hw.graph import build_diffusion_circuit, node_name
+from npdehw.hw.builder import build_circuit, node_of
 from npdehw.hw.netlist import TransientAnalysis, write_netlist
 from npdehw.hw.rounding import round_to_series
 from npdehw.models import exact
@@ -25,7 +26,7 @@ from npdehw.sim.compare import error_metrics, per_probe_metrics, resample
 from npdehw.sim.ngspice import run_netlist
 from npdehw.sim.twin import TwinResult, assemble, run_twin
 
-__all__ = ["STAGES", "RunResult", "round_design", "run_design"]
+__all__ = ["STAGES", "RunResult", "probe_nodes", "round_design", "run_design"]
 
 STAGES = ("load design", "map to circuit", "simulate ideal circuit in ngspice", "run twin",
           "round to E-series parts", "simulate rounded circuit in ngspice", "compare",
@@ -106,6 +107,9 @@ def run_design(design_ref: Design | str | Path | None, tracker=None,
     solver = {"ngspice": analysis.options(), "twin": twin.options}
     result = RunResult(design, graph, rounded, analysis, netlist, rounded_netlist, twin.time_s,
                        twin.nodes, voltages, metrics, stages.timings, solver)
+    analysis = run_analysis(result)
+    if analysis is not None:
+        result.metrics["analysis"] = analysis
     result.timings_s["ngspice run (ideal)"] = spice.elapsed_s
     result.timings_s["ngspice run (rounded)"] = rounded_spice.elapsed_s
     if export is not None:
@@ -132,15 +136,16 @@ def _analysis(design: Design) -> TransientAnalysis:
     )
 
 
-def _probe_nodes(design: Design) -> list[str]:
-    return [node_name(p.index) for p in design.simulation.probes]
+def probe_nodes(design: Design) -> dict[str, str]:
+    """Return probe name to net name."""
+    return {p.name: node_of(design.npde, p.field, p.index) for p in design.simulation.probes}
 
 
 def _map(design: Design):
-    graph = build_diffusion_circuit(design.npde, design.mapping)
+    graph = build_circuit(design.npde, design.mapping)
     analysis = _analysis(design)
     try:
-        netlist = write_netlist(graph, analysis, title=design.name, probes=_probe_nodes(design))
+        netlist = write_netlist(graph, analysis, title=design.name, probes=list(probe_nodes(design).values()))
     except CircuitError as err:
         raise DesignError(f"{design.source}: the circuit is invalid: {err}") from err
     round_design(design, graph)  # fails here, before any simulation, on an unsellable value
@@ -165,16 +170,19 @@ def round_design(design: Design, graph: nx.MultiGraph) -> nx.MultiGraph:
 
 def _round(design: Design, graph: nx.MultiGraph, analysis: TransientAnalysis):
     rounded = round_design(design, graph)
-    netlist = write_netlist(rounded, analysis, title=design.name, probes=_probe_nodes(design))
+    netlist = write_netlist(rounded, analysis, title=design.name, probes=list(probe_nodes(design).values()))
     return rounded, netlist
 
 
 def _reference(design: Design, model_time: np.ndarray) -> dict[str, np.ndarray]:
-    npde, scale = design.npde, design.mapping.voltage_scale_v
-    if exact.has_mode_solution(npde):
-        return {"reference": scale * exact.semi_discrete_modes(npde, model_time),
-                "continuum": scale * exact.continuum_modes(npde, model_time)}
-    return {"reference": scale * exact.semi_discrete_expm(npde, model_time)}
+    """Return the exact semi-discrete solution in volts where one is known."""
+    diffusion, scale = design.diffusion, design.mapping.voltage_scale_v
+    if diffusion is not None and exact.has_mode_solution(diffusion):
+        return {"reference": scale * exact.semi_discrete_modes(diffusion, model_time),
+                "continuum": scale * exact.continuum_modes(diffusion, model_time)}
+    if exact.is_linear(design.npde):
+        return {"reference": scale * exact.linear_expm(design.npde, model_time)}
+    return {}
 
 
 def _compare(design, graph, rounded, twin, spice, rounded_spice):
@@ -195,10 +203,10 @@ def _compare(design, graph, rounded, twin, spice, rounded_spice):
         "rounded_twin_vs_rounded_spice": ("twin_rounded", "spice_rounded"),
         "reference_vs_continuum": ("reference", "continuum"),
     }
-    probes = {p.name: node_name(p.index) for p in design.simulation.probes}
+    probes = probe_nodes(design)
     metrics = {}
     for label, (candidate, reference) in pairs.items():
-        if reference not in voltages:
+        if reference not in voltages or candidate not in voltages:
             continue
         entry = error_metrics(voltages[candidate], voltages[reference])
         entry["per_probe"] = per_probe_metrics(voltages[candidate], voltages[reference], nodes,

@@ -19,48 +19,63 @@ def _snapshot_rows(n_times: int, count: int = 4) -> list[int]:
     return sorted(set(np.linspace(0, n_times - 1, count).round().astype(int).tolist()))
 
 
-def plot_fields(result, path: Path) -> None:
-    """Write the field at several times for ngspice, the twin and the reference side by side."""
-    grid = result.design.npde.grid
+def plot_fields(result, folder: Path) -> list[Path]:
+    """Write the field at several times per simulator; return the files written.
+
+    The first field goes to ``fields.png``, any other field ``f`` to ``fields_f.png``.
+    """
+    npde = result.design.npde
     rows = _snapshot_rows(len(result.time_s))
-    if grid.ndim == 1:
-        figure = _plot_fields_1d(result, rows)
-    else:
-        figure = _plot_fields_2d(result, rows)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    columns = [(key, title) for key, title in _COLUMNS if key in result.voltages]
+    written = []
+    for number, field in enumerate(npde.fields):
+        block = npde.field_slice(field)
+        voltages = {key: result.voltages[key][:, block] for key, _ in columns}
+        if npde.grid.ndim == 1:
+            figure = _plot_fields_1d(result, voltages, columns, rows)
+        else:
+            figure = _plot_fields_2d(result, voltages, columns, rows)
+        if len(npde.fields) > 1:
+            figure.suptitle(f"field {field}")
+        path = Path(folder) / ("fields.png" if number == 0 else f"fields_{field}.png")
+        figure.savefig(path, dpi=110)
+        plt.close(figure)
+        written.append(path)
+    return written
 
 
-def _plot_fields_1d(result, rows):
+def _plot_fields_1d(result, voltages, columns, rows):
     x = result.design.npde.grid.coordinates()[0]
-    figure, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True, constrained_layout=True)
-    for axis, (key, title) in zip(axes, _COLUMNS):
+    figure, axes = plt.subplots(1, len(columns), figsize=(4.4 * len(columns), 4), sharey=True,
+                                constrained_layout=True, squeeze=False)
+    for axis, (key, title) in zip(axes[0], columns):
         for row in rows:
-            axis.plot(x, result.voltages[key][row], label=f"t = {result.model_time[row]:.4g}")
+            axis.plot(x, voltages[key][row], label=f"t = {result.model_time[row]:.4g}")
         axis.set_title(title)
         axis.set_xlabel("x (model length)")
-    axes[0].set_ylabel("node voltage (V)")
-    axes[-1].legend()
+    axes[0][0].set_ylabel("node voltage (V)")
+    axes[0][-1].legend()
     return figure
 
 
-def _plot_fields_2d(result, rows):
+def _plot_fields_2d(result, voltages, columns, rows):
     grid = result.design.npde.grid
-    figure, axes = plt.subplots(len(rows), 3, figsize=(10, 3 * len(rows)), squeeze=False,
-                                constrained_layout=True)
-    low = min(result.voltages[key].min() for key, _ in _COLUMNS)
-    high = max(result.voltages[key].max() for key, _ in _COLUMNS)
+    figure, axes = plt.subplots(len(rows), len(columns), figsize=(3.4 * len(columns),
+                                                                  3 * len(rows)),
+                                squeeze=False, constrained_layout=True)
+    low = min(voltages[key].min() for key, _ in columns)
+    high = max(voltages[key].max() for key, _ in columns)
     mask = grid.active()
     for r, row in enumerate(rows):
-        for c, (key, title) in enumerate(_COLUMNS):
+        for c, (key, title) in enumerate(columns):
             image = np.full(grid.shape, np.nan)
-            image[mask] = result.voltages[key][row]
-            shown = axes[r][c].imshow(image.T, origin="lower", vmin=low, vmax=high,
-                                      cmap="viridis")
+            image[mask] = voltages[key][row]
+            picture = axes[r][c].imshow(image.T, origin="lower", vmin=low, vmax=high,
+                                        cmap="viridis")
             axes[r][c].set_title(f"{title}, t = {result.model_time[row]:.4g}")
             axes[r][c].set_xticks([])
             axes[r][c].set_yticks([])
-    figure.colorbar(shown, ax=axes, label="node voltage (V)", shrink=0.6)
+    figure.colorbar(picture, ax=axes, label="node voltage (V)", shrink=0.6)
     return figure
 
 

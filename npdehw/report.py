@@ -20,6 +20,8 @@ def _metric_rows(metrics: dict) -> list[str]:
     rows = ["| comparison | relative L2 | max abs (V) | max abs / peak |",
             "|---|---|---|---|"]
     for key, entry in metrics.items():
+        if "relative_l2" not in entry:
+            continue
         rows.append(f"| {_LABELS.get(key, key)} | {entry['relative_l2']:.3e} | "
                     f"{entry['max_abs']:.3e} | {entry['max_abs_over_peak']:.3e} |")
     return rows
@@ -44,13 +46,39 @@ def _rounding_rows(rounding: dict) -> list[str]:
 
 
 def _reference_note(design) -> str:
-    from npdehw.models.exact import has_mode_solution
+    from npdehw.models.exact import has_mode_solution, is_linear
 
-    if has_mode_solution(design.npde):
+    if design.diffusion is not None and has_mode_solution(design.diffusion):
         return ("Reference: closed-form decay of the discrete Laplacian's eigenmodes; the "
                 "continuum row shows the spatial discretization error of the grid itself.")
-    return ("Reference: exp(t A) u0 of the model's semi-discrete operator, computed with "
-            "scipy.sparse.linalg.expm_multiply, independently of the circuit.")
+    if is_linear(design.npde):
+        return ("Reference: exp(t A) u0 of the model's semi-discrete operator, computed with "
+                "scipy.sparse.linalg.expm_multiply, independently of the circuit.")
+    return ("No closed-form reference: the NPDE is nonlinear, so ngspice and the twin are "
+            "compared with each other.")
+
+
+def _analysis_lines(metrics: dict) -> list[str]:
+    analysis = metrics.get("analysis")
+    if analysis is None:
+        return []
+    lines = ["## Analysis: " + analysis["kind"].replace("_", " "), ""]
+    if analysis["kind"] == "front_speed":
+        lines.append(f"Expected speed 2 sqrt(r D) = {analysis['expected_speed']:.4f}, fitted "
+                     f"from model time {analysis['fit_from']:g} at level {analysis['level']:g}.")
+        lines += ["", "| simulator | speed | relative error |", "|---|---|---|"]
+        lines += [f"| {key} | {analysis[key]['speed']:.4f} | "
+                  f"{100 * analysis[key]['relative_error']:+.2f} % |" for key in ("spice", "twin")]
+    elif analysis["kind"] == "wave_packet":
+        lines += ["| simulator | max norm change | max width error |", "|---|---|---|"]
+        lines += [f"| {key} | {analysis[key]['max_norm_change']:.3e} | "
+                  f"{100 * analysis[key]['max_width_error']:.3f} % |" for key in ("spice", "twin")]
+    elif analysis["kind"] == "edge_map":
+        lines.append(f"{analysis['edge_pixels']} edge pixels of {analysis['pixels']}.")
+        lines += ["", "| simulator | mismatched pixels | min abs output |", "|---|---|---|"]
+        lines += [f"| {key} | {analysis[key]['mismatched_pixels']} | "
+                  f"{analysis[key]['min_abs_output']:.3f} |" for key in ("spice", "twin")]
+    return lines + [""]
 
 
 def write_report(result, record: dict, path: Path) -> None:
@@ -66,6 +94,7 @@ def write_report(result, record: dict, path: Path) -> None:
         f"{len(result.time_s)} output times before comparing.", "",
         *_metric_rows(record["metrics"]), "", _reference_note(design), "",
         "### Per probe (twin against ngspice)", "", *_probe_rows(record["metrics"]), "",
+        *_analysis_lines(record["metrics"]),
         "## Rounding to parts", "", *_rounding_rows(record["rounding"]), "",
         "## Solver options", "",
         f"- ngspice: method {solver['ngspice']['method']}, reltol {solver['ngspice']['reltol']:g}, "

@@ -47,6 +47,14 @@ class Table:
             raise SpecError(self.key(name), "missing; add this key to the design")
         return default
 
+    def raw(self, name: str, default=_MISSING):
+        """Return the value of ``name`` as parsed, unchecked."""
+        return self._get(name, default)
+
+    def keys(self) -> list[str]:
+        """Return the keys present in this table."""
+        return list(self._data)
+
     def table(self, name: str, optional: bool = False) -> Table:
         value = self._get(name, {} if optional else _MISSING)
         return Table(value, self.key(name))

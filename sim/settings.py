@@ -15,10 +15,11 @@ SPICE_METHODS = ("trap", "gear")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Probe:
-    """A named grid node whose waveform is reported on its own."""
+    """A named grid node of one field whose waveform is reported on its own."""
 
     name: str
     index: tuple[int, ...]
+    field: str = "u"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -13,17 +13,17 @@ from npdehw.sim.twin import assemble
 
 
 def with_decay_and_source(design):
-    grid = dataclasses.replace(design.npde.grid, boundaries={
+    grid = dataclasses.replace(design.diffusion.grid, boundaries={
         "x_low": Boundary(kind="dirichlet", value=0.25), "x_high": Boundary(kind="zero_flux")})
-    return dataclasses.replace(design.npde, grid=grid, decay=3.0, source=Constant(value=2.0))
+    return dataclasses.replace(design.diffusion, grid=grid, decay=3.0, source=Constant(value=2.0))
 
 
 def test_diffusion_resistance(heat1d):
     """Neighbour resistors are a h^2 / (C D)."""
     mapping = heat1d.mapping
-    graph = build_diffusion_circuit(heat1d.npde, mapping)
-    h = heat1d.npde.grid.spacing[0]
-    expected = mapping.time_scale_s * h**2 / (mapping.capacitance_f * heat1d.npde.diffusion)
+    graph = build_diffusion_circuit(heat1d.diffusion, mapping)
+    h = heat1d.diffusion.grid.spacing[0]
+    expected = mapping.time_scale_s * h**2 / (mapping.capacitance_f * heat1d.diffusion.diffusion)
     values = [c["value"] for c in components(graph, "resistor")]
     assert len(values) == 65
     np.testing.assert_allclose(values, expected, rtol=1e-13)
@@ -46,15 +46,15 @@ def test_decay_source_and_dirichlet(heat1d):
 def test_initial_voltages(heat1d):
     """Capacitor initial voltages are the initial condition times the voltage scale."""
     mapping = dataclasses.replace(heat1d.mapping, voltage_scale_v=2.0)
-    graph = build_diffusion_circuit(heat1d.npde, mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, mapping)
     ic = [c["ic"] for c in components(graph, "capacitor")]
-    np.testing.assert_allclose(ic, 2.0 * heat1d.npde.initial_state(), rtol=1e-14)
+    np.testing.assert_allclose(ic, 2.0 * heat1d.diffusion.initial_state(), rtol=1e-14)
 
 
 @pytest.mark.parametrize("variant", ["plain", "decay_source_mixed"])
 def test_node_equations_equal_model(heat1d, variant):
     """The circuit's C dV/dt = -G V + b, rescaled, is the model's du/dt = A u + b."""
-    npde = heat1d.npde if variant == "plain" else with_decay_and_source(heat1d)
+    npde = heat1d.diffusion if variant == "plain" else with_decay_and_source(heat1d)
     mapping = CircuitMapping(time_scale_s=2e-3, voltage_scale_v=0.5, capacitance_f=4.7e-9)
     system = assemble(build_diffusion_circuit(npde, mapping))
     matrix, constant = npde.operator()
@@ -67,7 +67,7 @@ def test_node_equations_equal_model(heat1d, variant):
 
 def test_designators_unique_and_safe(heat1d):
     """Every component has a unique designator made of a letter and a number."""
-    graph = build_diffusion_circuit(heat1d.npde, heat1d.mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, heat1d.mapping)
     keys = [key for _, _, key in graph.edges(keys=True)]
     assert len(keys) == len(set(keys))
     assert all(key[0] in "rcvi" and key[1:].isdigit() for key in keys)

@@ -21,7 +21,7 @@ def test_format_is_plain_exponent(value):
 
 def test_netlist_structure(heat1d):
     """The netlist ends with .end and a newline, uses uic and has no unit suffixes."""
-    graph = build_diffusion_circuit(heat1d.npde, heat1d.mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, heat1d.mapping)
     text = write_netlist(graph, ANALYSIS, title="heat1d", probes=["n_3"])
     assert text.endswith(".end\n")
     assert " uic" in text.splitlines()[-3]
@@ -33,7 +33,7 @@ def test_netlist_structure(heat1d):
 
 def test_netlist_values_read_back(heat1d):
     """Every element value in the netlist equals the graph value to 12 digits."""
-    graph = build_diffusion_circuit(heat1d.npde, heat1d.mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, heat1d.mapping)
     text = write_netlist(graph, ANALYSIS, title="heat1d")
     values = {key: data["value"] for _, _, key, data in graph.edges(keys=True, data=True)}
     lines = [line.split() for line in text.splitlines() if line[:1] in ("r", "c")]
@@ -45,13 +45,13 @@ def test_netlist_values_read_back(heat1d):
 @pytest.mark.parametrize("title", ["heat\n.control", "a;b", "Heat"])
 def test_unsafe_title_rejected(heat1d, title):
     """A title that could inject SPICE text is rejected."""
-    graph = build_diffusion_circuit(heat1d.npde, heat1d.mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, heat1d.mapping)
     with pytest.raises(ValueError, match="alphabet"):
         write_netlist(graph, ANALYSIS, title=title)
 
 
 def test_unknown_probe_rejected(heat1d):
     """A probe that is not a node of the circuit is rejected."""
-    graph = build_diffusion_circuit(heat1d.npde, heat1d.mapping)
+    graph = build_diffusion_circuit(heat1d.diffusion, heat1d.mapping)
     with pytest.raises(ValueError, match="n_99"):
         write_netlist(graph, ANALYSIS, title="heat1d", probes=["n_99"])

@@ -12,15 +12,15 @@ from npdehw.models.fields import Mode, SineModes
 
 def test_modes_match_expm(heat1d):
     """The closed-form discrete modes equal exp(t A) u0 computed by SciPy."""
-    times = np.linspace(0, heat1d.npde.end_time, 11)
-    closed = exact.semi_discrete_modes(heat1d.npde, times)
-    numeric = exact.semi_discrete_expm(heat1d.npde, times)
+    times = np.linspace(0, heat1d.diffusion.end_time, 11)
+    closed = exact.semi_discrete_modes(heat1d.diffusion, times)
+    numeric = exact.semi_discrete_expm(heat1d.diffusion, times)
     np.testing.assert_allclose(closed, numeric, rtol=0, atol=1e-12)
 
 
 def test_modes_are_eigenvectors(heat1d):
     """A u for the first sine mode equals minus its discrete rate times the mode."""
-    npde = heat1d.npde
+    npde = heat1d.diffusion
     matrix, constant = npde.operator()
     h = npde.grid.spacing[0]
     x = npde.grid.coordinates()[0]
@@ -32,7 +32,7 @@ def test_modes_are_eigenvectors(heat1d):
 
 def test_continuum_gap_is_second_order(heat1d):
     """For one sine mode, semi-discrete over continuum grows as exp(t pi^2 (pi h)^2 / 12)."""
-    npde = dataclasses.replace(heat1d.npde, initial=SineModes(modes=(Mode(wavenumber=(1,),
+    npde = dataclasses.replace(heat1d.diffusion, initial=SineModes(modes=(Mode(wavenumber=(1,),
                                                                               amplitude=1.0),)))
     h, t = npde.grid.spacing[0], npde.end_time
     times = np.array([t])

@@ -38,7 +38,7 @@ def test_heat1d_twin_matches_spice(heat1d_run):
 def test_heat1d_reference_is_exact_not_circuit(heat1d_run):
     """The reference used is the model's own exp(t A) u0, independent of the circuit."""
     design = heat1d_run.design
-    independent = exact.semi_discrete_expm(design.npde, heat1d_run.model_time)
+    independent = exact.semi_discrete_expm(design.diffusion, heat1d_run.model_time)
     np.testing.assert_allclose(heat1d_run.voltages["reference"], independent, atol=1e-12)
 
 
@@ -131,10 +131,13 @@ def test_plain_ngspice_runs_exported_netlist(heat2d_folder):
     centre = np.array([float(r[2]) for r in rows])
     column = result.nodes.index("n_16_16")
     design = result.design
-    reference = exact.semi_discrete_modes(design.npde, times / design.mapping.time_scale_s)
+    reference = exact.semi_discrete_modes(design.diffusion, times / design.mapping.time_scale_s)
     np.testing.assert_allclose(centre, reference[:, column], atol=1e-5)
 
 
 def test_load_design_is_deterministic():
     """Loading the same design twice gives equal specifications."""
-    assert load_design("heat2d") == load_design("heat2d")
+    first, second = load_design("heat2d"), load_design("heat2d")
+    assert first.diffusion == second.diffusion
+    assert first.mapping == second.mapping
+    assert first.simulation == second.simulation
