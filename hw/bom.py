@@ -11,7 +11,8 @@ import networkx as nx
 __all__ = ["BOM_COLUMNS", "bill_of_materials", "bom_csv"]
 
 BOM_COLUMNS = ("designators", "kind", "value", "unit", "series", "tolerance", "quantity")
-_UNITS = {"resistor": "ohm", "capacitor": "F", "vsource": "V", "isource": "A"}
+_UNITS = {"resistor": "ohm", "capacitor": "F", "vsource": "V", "isource": "A", "vccs": "S",
+          "bsource": "A"}
 
 
 def _designator_order(designator: str):
@@ -27,16 +28,22 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
     """
     groups: dict[tuple, list[str]] = {}
     for _, _, key, data in graph.edges(keys=True, data=True):
-        group = (data["kind"], data["value"], data.get("series", ""), data.get("tolerance", ""))
+        kind, value = data["kind"], data["value"]
+        if kind == "bsource":
+            # A behavioural source is one analog function block per node; its current is
+            # an expression, so the row groups by the PDE term instead of a value.
+            kind, value = f"bsource ({data['term']})", float("nan")
+        group = (kind, value, data.get("series", ""), data.get("tolerance", ""))
         groups.setdefault(group, []).append(key)
     rows = []
     for (kind, value, series, tolerance), keys in sorted(groups.items(),
-                                                         key=lambda item: item[0][:2]):
+                                                         key=lambda item: (item[0][0],
+                                                                           str(item[0][1]))):
         rows.append({
             "designators": " ".join(sorted(keys, key=_designator_order)),
             "kind": kind,
-            "value": f"{value:.6g}",
-            "unit": _UNITS[kind],
+            "value": "" if value != value else f"{value:.6g}",
+            "unit": _UNITS[kind.split()[0]],
             "series": series,
             "tolerance": tolerance,
             "quantity": len(keys),

@@ -211,24 +211,34 @@ class NPDE:
         return total.tocsr(), constant
 
     def nonlinear_rhs(self, state: torch.Tensor) -> torch.Tensor:
-        """Return the reaction and non-local part of du/dt for ``state`` (shape ``(n_state,)``)."""
-        result = torch.zeros_like(state)
-        values = {f: state[self.field_slice(f)] for f in self.fields}
+        """Return the reaction and non-local part of du/dt; ``state`` is ``(..., n_state)``."""
+        parts = []
         for term in self.reactions:
+            values = {f: state[..., self.field_slice(f)] for f in term.expression.fields}
+            rate = term.expression.to_torch()(values)
             block = self.field_slice(term.target)
-            result[block] = result[block] + term.expression.to_torch()(values)
+            padded = torch.zeros_like(state)
+            padded[..., block] = torch.broadcast_to(rate, padded[..., block].shape)
+            parts.append(padded)
         for term in self.nonlocal_terms:
             weight = torch.as_tensor(term.weight, dtype=state.dtype)
             bias = torch.as_tensor(term.bias, dtype=state.dtype)
             mask = torch.as_tensor(term.rows)
-            activated = activation_torch(term.activation)(weight @ state + bias)
-            result = result + torch.where(mask, activated, torch.zeros_like(activated))
-        return result
+            activated = activation_torch(term.activation)(state @ weight.T + bias)
+            parts.append(torch.where(mask, activated, torch.zeros_like(activated)))
+        return sum(parts, torch.zeros_like(state))
+
+    def _cached_linear(self):
+        cached = self.__dict__.get("_linear_cache")
+        if cached is None:
+            cached = self.linear_operator()
+            object.__setattr__(self, "_linear_cache", cached)
+        return cached
 
     def rhs(self, state: torch.Tensor) -> torch.Tensor:
-        """Return du/dt at ``state`` in float64."""
-        matrix, constant = self.linear_operator()
-        linear = torch.as_tensor(matrix.toarray(), dtype=state.dtype) @ state
+        """Return du/dt at ``state`` (shape ``(..., n_state)``) in the state's dtype."""
+        matrix, constant = self._cached_linear()
+        linear = state @ torch.as_tensor(matrix.toarray(), dtype=state.dtype).T
         return linear + torch.as_tensor(constant, dtype=state.dtype) + self.nonlinear_rhs(state)
 
     def euler_step(self, state: torch.Tensor, dt: float) -> torch.Tensor:
