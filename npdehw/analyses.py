@@ -8,6 +8,8 @@ into metrics for ngspice and the twin alike (``run``); values are in model units
   ``sigma(t) = sigma0 sqrt(1 + (c t / sigma0^2)^2)``, ``c = 1 / (2 m)``.
 - ``edge_map``: the settled output of a cellular network against the edge map of its
   input image.
+- ``network_output``: the settled output nodes of an imported torch network against
+  the network's own output.
 """
 
 from __future__ import annotations
@@ -151,7 +153,32 @@ class EdgeMap:
         return metrics
 
 
-ANALYSES = {"front_speed": FrontSpeed, "wave_packet": WavePacket, "edge_map": EdgeMap}
+class NetworkOutput:
+    """Settled output nodes of an imported network against the torch module's output."""
+
+    @staticmethod
+    def check(settings):
+        _require_numbers(settings, (), ())
+
+    @classmethod
+    def run(cls, result, settings) -> dict:
+        info = result.design.model_info
+        if info is None:
+            raise SpecError("kind", "network_output needs a design with [npde.model] kind = "
+                                    "\"torch_mlp\"")
+        start, stop = info["output_slice"]
+        expected = np.array(info["expected_output"])
+        metrics = {"expected": expected.tolist()}
+        scale = result.design.mapping.voltage_scale_v
+        for key in SIMULATORS:
+            settled = result.voltages[key][-1, start:stop] / scale
+            metrics[key] = {"output": settled.tolist(),
+                            "max_abs_error": float(np.max(np.abs(settled - expected)))}
+        return metrics
+
+
+ANALYSES = {"front_speed": FrontSpeed, "wave_packet": WavePacket, "edge_map": EdgeMap,
+            "network_output": NetworkOutput}
 
 
 def run_analysis(result) -> dict | None:

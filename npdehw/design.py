@@ -34,7 +34,8 @@ class Design:
     """A validated design: the NPDE, its circuit mapping and the simulation settings.
 
     ``diffusion`` is set for plain diffusion designs, whose closed-form references need
-    it; ``analysis`` holds the optional ``[analysis]`` table (kind and settings).
+    it; ``analysis`` holds the optional ``[analysis]`` table (kind and settings), and
+    ``model_info`` what a generated model knows of its expected result.
     """
 
     name: str
@@ -45,6 +46,7 @@ class Design:
     simulation: SimulationSettings
     diffusion: DiffusionNPDE | None = None
     analysis: dict | None = None
+    model_info: dict | None = None
 
 
 def bundled_designs() -> dict[str, Path]:
@@ -94,13 +96,14 @@ def _parse(root: Table, path: Path) -> Design:
     description = root.string("description", default="")
     if any(ch in description for ch in "\r\n"):
         raise SpecError("description", "must be one line; remove the line breaks")
-    npde, diffusion = parse_npde(root.table("npde"))
+    npde, diffusion, model_info = parse_npde(root.table("npde"))
     mapping = _parse_mapping(root.table("circuit"))
     simulation = _parse_simulation(root.table("simulation", optional=True), npde)
     analysis = _parse_analysis(root.table("analysis")) if root.has("analysis") else None
     root.finish()
     return Design(name=name, description=description, source=path, npde=npde, mapping=mapping,
-                  simulation=simulation, diffusion=diffusion, analysis=analysis)
+                  simulation=simulation, diffusion=diffusion, analysis=analysis,
+                  model_info=model_info)
 
 
 def _parse_analysis(table: Table) -> dict:

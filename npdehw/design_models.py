@@ -7,13 +7,17 @@
   ``c = 1 / (2 k)`` for the wavenumber ``k``.
 - ``cellular``: a Chua-Yang cellular network, ``x_t = -x + a pwl_sat(x) + B * u_in + z``,
   with the input image held on a second field ``uin`` that has no dynamics.
+- ``torch_mlp``: a small torch MLP, built from a seed, imported as the NPDE whose Euler
+  steps compute it; its grid comes from the network, so ``[npde]`` gives no shape.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+import torch
 
 from npdehw.design_grid import parse_profile
 from npdehw.errors import SpecError
@@ -93,13 +97,59 @@ def _cellular(table: Table, grid: Grid, end_time: float) -> NPDE:
                 sources={"x": Constant(value=bias)})
 
 
+def build_torch_mlp(sizes, activation: str, seed: int):
+    """Return the float64 ``nn.Sequential`` MLP of the ``torch_mlp`` model."""
+    from torch import nn
+
+    activations = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        layers = []
+        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(n_in, n_out, dtype=torch.float64))
+            if k < len(sizes) - 2:
+                layers.append(activations[activation]())
+        return nn.Sequential(*layers)
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
+def _torch_mlp(table: Table, end_time: float):
+    from npdehw.models.torch_import import npde_from_torch
+
+    sizes = table.int_list("sizes")
+    if len(sizes) < 3 or any(n < 1 for n in sizes):
+        raise SpecError(table.key("sizes"), f"needs at least three positive layer sizes (input, "
+                        f"hidden, output), got {sizes}")
+    activation = table.choice("activation", ("tanh", "sigmoid", "relu"))
+    seed = table.integer("seed", default=0)
+    inputs = table.number_list("input", length=sizes[0])
+    module = build_torch_mlp(sizes, activation, seed)
+    imported = npde_from_torch(module)
+    npde = dataclasses.replace(imported.with_input(np.array(inputs)), end_time=end_time)
+    with torch.no_grad():
+        expected = module(torch.tensor(inputs, dtype=torch.float64)).numpy()
+    info = {"expected_output": expected.tolist(),
+            "output_slice": [imported.output_slice.start, imported.output_slice.stop],
+            "layers": len(sizes) - 1}
+    return npde, info
+
+
 _MODELS = {"schrodinger": _schrodinger, "paraxial": _paraxial, "cellular": _cellular}
-MODEL_KINDS = tuple(_MODELS)
+GRID_FREE_MODELS = {"torch_mlp": _torch_mlp}
+MODEL_KINDS = tuple(_MODELS) + tuple(GRID_FREE_MODELS)
 
 
-def parse_model(table: Table, grid: Grid, end_time: float) -> NPDE:
-    """Return the NPDE of a ``[npde.model]`` table."""
+def parse_model(table: Table, grid: Grid | None, end_time: float):
+    """Return ``(npde, info)`` of a ``[npde.model]`` table; ``info`` is None or a dict.
+
+    ``grid`` is None for the models that make their own grid.
+    """
     kind = table.choice("kind", MODEL_KINDS)
-    npde = _MODELS[kind](table, grid, end_time)
+    if kind in GRID_FREE_MODELS:
+        npde, info = GRID_FREE_MODELS[kind](table, end_time)
+    else:
+        npde, info = _MODELS[kind](table, grid, end_time), None
     table.finish()
-    return npde
+    return npde, info

@@ -27,23 +27,38 @@ __all__ = ["parse_npde"]
 _FAMILY_KEYS = ("fields", "reaction", "couplings", "parameters")
 
 
-def parse_npde(table: Table) -> tuple[NPDE, DiffusionNPDE | None]:
-    """Return the NPDE of a design and, for plain diffusion, its DiffusionNPDE."""
-    grid = parse_grid(table)
+def parse_npde(table: Table) -> tuple[NPDE, DiffusionNPDE | None, dict | None]:
+    """Return the NPDE of a design, its DiffusionNPDE for plain diffusion, and model info.
+
+    Model info is a dict for generated models that carry expected results (the
+    ``torch_mlp`` model's network output), else None.
+    """
     end_time = table.number("end_time")
     if table.has("model"):
-        from npdehw.design_models import parse_model
-
-        npde = parse_model(table.table("model"), grid, end_time)
-        table.finish()
-        return npde, None
+        return _parse_model(table, end_time)
+    grid = parse_grid(table)
     if not any(table.has(key) for key in _FAMILY_KEYS):
         diffusion = _parse_diffusion(table, grid, end_time)
         table.finish()
-        return diffusion.to_npde(), diffusion
+        return diffusion.to_npde(), diffusion, None
     npde = _parse_family(table, grid, end_time)
     table.finish()
-    return npde, None
+    return npde, None, None
+
+
+def _parse_model(table: Table, end_time: float):
+    from npdehw.design_models import GRID_FREE_MODELS, parse_model
+
+    model = table.table("model")
+    grid_free = model.raw("kind", None) in GRID_FREE_MODELS
+    if grid_free:
+        for key in ("shape", "spacing", "length", "boundary", "obstacles"):
+            if table.has(key):
+                raise SpecError(table.key(key), "this model makes its own grid; remove the key")
+    grid = None if grid_free else parse_grid(table)
+    npde, info = parse_model(model, grid, end_time)
+    table.finish()
+    return npde, None, info
 
 
 def _parse_diffusion(table: Table, grid: Grid, end_time: float) -> DiffusionNPDE:

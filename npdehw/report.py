@@ -78,6 +78,11 @@ def _analysis_lines(metrics: dict) -> list[str]:
         lines += ["", "| simulator | mismatched pixels | min abs output |", "|---|---|---|"]
         lines += [f"| {key} | {analysis[key]['mismatched_pixels']} | "
                   f"{analysis[key]['min_abs_output']:.3f} |" for key in ("spice", "twin")]
+    elif analysis["kind"] == "network_output":
+        lines.append(f"torch output: {', '.join(f'{v:.6f}' for v in analysis['expected'])}")
+        lines += ["", "| simulator | settled output | max abs error |", "|---|---|---|"]
+        lines += [f"| {key} | {', '.join(f'{v:.6f}' for v in analysis[key]['output'])} | "
+                  f"{analysis[key]['max_abs_error']:.3e} |" for key in ("spice", "twin")]
     return lines + [""]
 
 
