@@ -201,11 +201,17 @@ class _Builder:
         gain = self.current_per_rate
         group = BehaviouralGroup(term.label, list(self.names),
                                  lambda x: gain * function(weight @ x + bias))
+        cell = None
+        if term.activation == "tanh" and self.mapping.tanh_cell == "bjt":
+            from npdehw.hw.cells import TanhCell
+
+            cell = TanhCell(i_tail_a=gain, gain_per_volt=1.0, name="tanh_bjt")
         for slot, i in enumerate(rows):
             argument = _weighted_sum(term.weight[i] / v, self.names, term.bias[i])
             text = f"{format_value(gain)}*{_SPICE_ACTIVATION[term.activation].format(x=argument)}"
+            extra = {} if cell is None else {"cell": cell, "argument": argument}
             self.add("bsource", GROUND, self.names[i], 0.0, term.label, expression=text,
-                     group=group, slot=slot)
+                     group=group, slot=slot, **extra)
 
     def add_linear_nonlocal(self, term, rows):
         for i, j in itertools.product(rows, range(self.npde.n_state)):

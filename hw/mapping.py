@@ -18,6 +18,7 @@ from npdehw.errors import SpecError
 __all__ = ["CircuitMapping"]
 
 SERIES_NAMES = ("E6", "E12", "E24", "E48", "E96", "E192")
+TANH_CELLS = ("behavioural", "bjt")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -32,6 +33,9 @@ class CircuitMapping:
         capacitor_series: IEC 60063 series the capacitors are rounded to.
         resistance_range_ohm: smallest and largest resistance the catalogue sells.
         capacitance_range_f: smallest and largest capacitance the catalogue sells.
+        tanh_cell: how ngspice realizes a tanh activation of a non-local term:
+            ``behavioural`` (a B source) or ``bjt`` (a bipolar differential pair,
+            ``npdehw.hw.cells``); the twin always uses the ideal tanh.
     """
 
     time_scale_s: float
@@ -41,6 +45,7 @@ class CircuitMapping:
     capacitor_series: str = "E12"
     resistance_range_ohm: tuple[float, float] = (1.0, 10e6)
     capacitance_range_f: tuple[float, float] = (1e-12, 1e-3)
+    tanh_cell: str = "behavioural"
 
     def __post_init__(self):
         for key in ("time_scale_s", "voltage_scale_v", "capacitance_f"):
@@ -50,6 +55,9 @@ class CircuitMapping:
         for key in ("resistor_series", "capacitor_series"):
             if getattr(self, key).upper() not in SERIES_NAMES:
                 raise SpecError(key, f"unknown series {getattr(self, key)!r}; use one of {SERIES_NAMES}")
+        if self.tanh_cell not in TANH_CELLS:
+            raise SpecError("tanh_cell", f"unknown cell {self.tanh_cell!r}; use one of "
+                            f"{TANH_CELLS}")
         for key in ("resistance_range_ohm", "capacitance_range_f"):
             low, high = getattr(self, key)
             if not (0 < low < high and math.isfinite(high)):

@@ -123,7 +123,7 @@ def _parse_mapping(table: Table) -> CircuitMapping:
     for key in ("time_scale_s", "voltage_scale_v", "capacitance_f"):
         if table.has(key) or key == "time_scale_s":
             kwargs[key] = table.number(key)
-    for key in ("resistor_series", "capacitor_series"):
+    for key in ("resistor_series", "capacitor_series", "tanh_cell"):
         if table.has(key):
             kwargs[key] = table.string(key)
     for key in ("resistance_range_ohm", "capacitance_range_f"):

@@ -51,6 +51,10 @@ def _reference_note(design) -> str:
     if design.diffusion is not None and has_mode_solution(design.diffusion):
         return ("Reference: closed-form decay of the discrete Laplacian's eigenmodes; the "
                 "continuum row shows the spatial discretization error of the grid itself.")
+    if design.mapping.tanh_cell == "bjt":
+        return ("ngspice builds every tanh from a bipolar differential pair (2N3904 card, "
+                "npdehw.hw.cells) while the twin keeps the ideal tanh, so the gap between "
+                "them is the departure of the transistor cells.")
     if is_linear(design.npde):
         return ("Reference: exp(t A) u0 of the model's semi-discrete operator, computed with "
                 "scipy.sparse.linalg.expm_multiply, independently of the circuit.")
