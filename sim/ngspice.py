@@ -59,7 +59,7 @@ class SpiceResult:
     Attributes:
         time_s: ngspice's own, uneven time points, shape ``(n_points,)``.
         voltages: net name to voltage in volts, each of shape ``(n_points,)``.
-        elapsed_s: wall time of the ``run`` command.
+        elapsed_s: wall time of loading the circuit and the ``run`` command.
         messages: classified stderr lines as ``(severity, text)``.
     """
 
