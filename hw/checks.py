@@ -18,7 +18,7 @@ __all__ = ["SAFE_NAME", "check_circuit"]
 
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PASSIVE = ("resistor", "capacitor")
-_KINDS = ("resistor", "capacitor", "vsource", "isource", "vccs", "bsource")
+_KINDS = ("resistor", "capacitor", "vsource", "isource", "vccs", "vcvs", "bsource")
 
 
 def check_circuit(graph: nx.MultiGraph, *, needs_operating_point: bool = False) -> None:
@@ -70,8 +70,9 @@ def _links(graph):
     """Yield the node pairs each element ties together, control and input nodes included."""
     for u, v, data in graph.edges(data=True):
         yield u, v
-        if data["kind"] == "vccs":
+        if data["kind"] in ("vccs", "vcvs"):
             yield data["ctrl_pos"], data["pos"] if data["pos"] != GROUND else data["neg"]
+            yield data["ctrl_neg"], data["pos"] if data["pos"] != GROUND else data["neg"]
         elif data["kind"] == "bsource":
             out = data["pos"] if data["pos"] != GROUND else data["neg"]
             for node in _bsource_inputs(data):
@@ -107,7 +108,7 @@ def _check_connected(graph):
 def _check_reaches_ground(graph, *, resistive):
     if GROUND not in graph:
         raise CircuitError("the circuit has no ground node '0'")
-    kinds = ("resistor", "vsource") if resistive else _KINDS
+    kinds = ("resistor", "vsource", "vcvs") if resistive else _KINDS
     paths = nx.Graph()
     paths.add_nodes_from(graph.nodes)
     paths.add_edges_from((u, v) for u, v, kind in graph.edges(data="kind") if kind in kinds)

@@ -5,14 +5,17 @@ Grid nodes are ``n_<i>`` or ``n_<i>_<j>``, and each Dirichlet side is one net
 ``b_<side>`` driven by a voltage source. Every edge is a component whose key is
 its reference designator and whose data holds:
 
-- ``kind``: ``resistor``, ``capacitor``, ``vsource``, ``isource``, or the
-  ``vccs`` and ``bsource`` that ``npdehw.hw.builder`` describes;
+- ``kind``: ``resistor``, ``capacitor``, ``vsource``, ``isource``, the ``vccs``
+  and ``bsource`` that ``npdehw.hw.builder`` describes, or a ``vcvs`` (an op-amp
+  macro model, ``npdehw.hw.crossbar_circuit``);
 - ``value``: ohms, farads, volts, amperes or siemens;
 - ``pos`` and ``neg``: terminal nets (current of an ``isource`` flows from ``pos``
   through the source into ``neg``, SPICE's convention);
 - ``term``: the PDE term it implements (``diffusion``, ``decay``, ``dirichlet``,
   ``source``, ``node_capacitance``);
-- ``ic``: initial voltage in volts, on capacitors.
+- ``ic``: initial voltage in volts, on capacitors;
+- ``waveform``: on a ``vsource``, optional ``(time_s, volts)`` points of a
+  piecewise-linear source that replaces the DC ``value`` in the netlist.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class _Designators:
 
 
 _LETTERS = {"resistor": "r", "capacitor": "c", "vsource": "v", "isource": "i", "vccs": "g",
-            "bsource": "b"}
+            "vcvs": "e", "bsource": "b"}
 
 
 def _add_component(graph, counter, kind, pos, neg, value, term, **extra):

@@ -78,9 +78,12 @@ def _element_line(designator: str, data: dict) -> str:
     kind = data["kind"]
     if kind == "capacitor":
         return f"{designator} {pos} {neg} {value} ic={format_value(data.get('ic', 0.0))}"
+    if kind == "vsource" and data.get("waveform") is not None:
+        points = " ".join(f"{format_value(t)} {format_value(v)}" for t, v in data["waveform"])
+        return _wrap_words(f"{designator} {pos} {neg} pwl({points})")
     if kind in ("vsource", "isource"):
         return f"{designator} {pos} {neg} dc {value}"
-    if kind == "vccs":
+    if kind in ("vccs", "vcvs"):
         return f"{designator} {pos} {neg} {data['ctrl_pos']} {data['ctrl_neg']} {value}"
     if kind == "bsource" and "cell" in data:
         return _cell_lines(designator, data)
@@ -120,6 +123,19 @@ def _cell_lines(designator: str, data: dict) -> str:
                                       outp=data["neg"], outn=data["pos"], vcc=CELL_SUPPLY,
                                       vee="0")
     return f"{source}\n{cell}"
+
+
+def _wrap_words(line: str, width: int = 200) -> str:
+    """Split a long line of space-separated words into continuation lines."""
+    pieces, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + len(word) + 1 > width:
+            pieces.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    pieces.append(current)
+    return "\n+ ".join(pieces)
 
 
 def _wrap(line: str, width: int = 200) -> str:

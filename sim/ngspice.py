@@ -61,12 +61,15 @@ class SpiceResult:
         voltages: net name to voltage in volts, each of shape ``(n_points,)``.
         elapsed_s: wall time of loading the circuit and the ``run`` command.
         messages: classified stderr lines as ``(severity, text)``.
+        currents: voltage-source name to its branch current in amperes, flowing from
+            the positive node through the source to the negative node.
     """
 
     time_s: np.ndarray
     voltages: dict[str, np.ndarray]
     elapsed_s: float
     messages: tuple[tuple[str, str], ...]
+    currents: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def _shared_class():
@@ -159,12 +162,16 @@ def _collect(ng, elapsed):
                               f"\n{_tail(ng)}")
     plot = ng.plot(None, plot_name)
     time_s = np.asarray(plot["time"].to_waveform(to_float=True), dtype=float)
-    voltages = {
-        name.lower(): np.asarray(vector.to_waveform(to_float=True), dtype=float)
-        for name, vector in plot.items()
-        if name != "time" and "#" not in name
-    }
-    return SpiceResult(time_s, voltages, elapsed, tuple(ng.messages))
+    voltages, currents = {}, {}
+    for name, vector in plot.items():
+        if name == "time":
+            continue
+        values = np.asarray(vector.to_waveform(to_float=True), dtype=float)
+        if name.lower().endswith("#branch"):
+            currents[name.lower()[: -len("#branch")]] = values
+        elif "#" not in name:
+            voltages[name.lower()] = values
+    return SpiceResult(time_s, voltages, elapsed, tuple(ng.messages), currents)
 
 
 def _release(ng):
