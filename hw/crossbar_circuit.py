@@ -55,7 +55,7 @@ class Readout:
 
 @dataclasses.dataclass(frozen=True)
 class TileCircuit:
-    """Where to read a tile: one entry per column.
+    """Readout points of a tile, one entry per column.
 
     Attributes:
         ammeters: designators of the zero-volt sources (``ideal`` readout), else empty.

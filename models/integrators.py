@@ -15,6 +15,7 @@ Trajectories have shape ``(n_saved, n)`` in float64.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -27,7 +28,8 @@ __all__ = ["METHODS", "LinearStepper"]
 logger = logging.getLogger(__name__)
 
 METHODS = {"trapezoidal": 0.5, "crank_nicolson": 0.5, "backward_euler": 1.0}
-DENSE_LIMIT = 600
+# Sparse solves measured faster than dense ones from 256 nodes up (bench/bench_spice_twin.py).
+DENSE_LIMIT = 64
 MAX_ITERATIONS = 50
 ITERATION_TOLERANCE = 1e-11
 
@@ -136,11 +138,28 @@ class LinearStepper:
             raise ValueError(f"n_steps={n_steps} is not a multiple of save_every={save_every}")
         state = initial
         saved = [state]
-        for k in range(1, n_steps + 1):
-            if nonlinear is None:
-                state = self.step(state, constant)
-            else:
-                state = self.step_nonlinear(state, constant, nonlinear, k)
-            if k % save_every == 0:
-                saved.append(state)
+        with single_thread():
+            for k in range(1, n_steps + 1):
+                if nonlinear is None:
+                    state = self.step(state, constant)
+                else:
+                    state = self.step_nonlinear(state, constant, nonlinear, k)
+                if k % save_every == 0:
+                    saved.append(state)
         return torch.stack(saved)
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run torch on one intra-op thread inside the block, then restore the setting.
+
+    Each step works on vectors of a few thousand entries, where thread start-up costs
+    more than it saves: the 50 x 50 twin ran 1.5 times faster on one thread in
+    bench/bench_spice_twin.py on a 2-core machine. The setting is process-wide.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -35,7 +35,7 @@ class Design:
 
     ``diffusion`` is set for plain diffusion designs, whose closed-form references need
     it; ``analysis`` holds the optional ``[analysis]`` table (kind and settings), and
-    ``model_info`` what a generated model knows of its expected result.
+    ``model_info`` the expected result that a generated model provides.
     """
 
     name: str

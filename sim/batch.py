@@ -2,7 +2,7 @@
 
 Sample ``k`` is held from ``k * hold_s`` to ``(k + 1) * hold_s``, with a linear edge of
 ``edge_s`` at the start of each hold, and is read at the middle of its hold. A circuit
-without capacitors settles at once, so each read is the DC answer for that sample.
+without capacitors settles at once, so each read is the DC solution for that sample.
 """
 
 from __future__ import annotations
