@@ -12,7 +12,7 @@ __all__ = ["BOM_COLUMNS", "bill_of_materials", "bom_csv"]
 
 BOM_COLUMNS = ("designators", "kind", "value", "unit", "series", "tolerance", "quantity")
 _UNITS = {"resistor": "ohm", "capacitor": "F", "vsource": "V", "isource": "A", "vccs": "S",
-          "bsource": "A"}
+          "bsource": "A", "bvsource": "V"}
 
 
 def _designator_order(designator: str):
@@ -29,7 +29,7 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
     groups: dict[tuple, list[str]] = {}
     for _, _, key, data in graph.edges(keys=True, data=True):
         kind, value = data["kind"], data["value"]
-        if kind == "bsource":
+        if kind in ("bsource", "bvsource"):
             # A behavioural source is one analog function block per node; its current is
             # an expression, so the row groups by the PDE term instead of a value.
             kind, value = f"bsource ({data['term']})", float("nan")

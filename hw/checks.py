@@ -18,7 +18,8 @@ __all__ = ["SAFE_NAME", "check_circuit"]
 
 SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PASSIVE = ("resistor", "capacitor")
-_KINDS = ("resistor", "capacitor", "vsource", "isource", "vccs", "vcvs", "bsource")
+_KINDS = ("resistor", "capacitor", "vsource", "isource", "vccs", "vcvs", "bsource",
+          "bvsource")
 
 
 def check_circuit(graph: nx.MultiGraph, *, needs_operating_point: bool = False) -> None:
@@ -53,7 +54,7 @@ def _check_names(graph):
 def _check_values(graph):
     for _, _, key, data in graph.edges(keys=True, data=True):
         value = data.get("value")
-        if data.get("kind") == "bsource":
+        if data.get("kind") in ("bsource", "bvsource"):
             _check_expression(key, data.get("expression"))
             continue
         if not isinstance(value, float) or not math.isfinite(value):
@@ -68,12 +69,19 @@ def _check_values(graph):
 
 def _links(graph):
     """Yield the node pairs each element ties together, control and input nodes included."""
+    terminals = {key: (data["pos"], data["neg"])
+                 for _, _, key, data in graph.edges(keys=True, data=True)}
     for u, v, data in graph.edges(data=True):
         yield u, v
+        if data["kind"] in ("bsource", "bvsource"):
+            out = data["pos"] if data["pos"] != GROUND else data["neg"]
+            for source in _bsource_ammeters(data):
+                if source in terminals:
+                    yield out, next(n for n in terminals[source] if n != GROUND)
         if data["kind"] in ("vccs", "vcvs"):
             yield data["ctrl_pos"], data["pos"] if data["pos"] != GROUND else data["neg"]
             yield data["ctrl_neg"], data["pos"] if data["pos"] != GROUND else data["neg"]
-        elif data["kind"] == "bsource":
+        elif data["kind"] in ("bsource", "bvsource"):
             out = data["pos"] if data["pos"] != GROUND else data["neg"]
             for node in _bsource_inputs(data):
                 yield node, out
@@ -81,6 +89,10 @@ def _links(graph):
 
 def _bsource_inputs(data):
     return sorted(set(re.findall(r"v\(([a-z0-9_]+)\)", data["expression"])))
+
+
+def _bsource_ammeters(data):
+    return sorted(set(re.findall(r"i\(([a-z0-9_]+)\)", data["expression"])))
 
 
 _EXPRESSION = re.compile(r"^[a-z0-9_().,+\-*/ ]+$")
@@ -108,7 +120,7 @@ def _check_connected(graph):
 def _check_reaches_ground(graph, *, resistive):
     if GROUND not in graph:
         raise CircuitError("the circuit has no ground node '0'")
-    kinds = ("resistor", "vsource", "vcvs") if resistive else _KINDS
+    kinds = ("resistor", "vsource", "vcvs", "bvsource") if resistive else _KINDS
     paths = nx.Graph()
     paths.add_nodes_from(graph.nodes)
     paths.add_edges_from((u, v) for u, v, kind in graph.edges(data="kind") if kind in kinds)

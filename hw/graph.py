@@ -6,8 +6,9 @@ Grid nodes are ``n_<i>`` or ``n_<i>_<j>``, and each Dirichlet side is one net
 its reference designator and whose data holds:
 
 - ``kind``: ``resistor``, ``capacitor``, ``vsource``, ``isource``, the ``vccs``
-  and ``bsource`` that ``npdehw.hw.builder`` describes, or a ``vcvs`` (an op-amp
-  macro model, ``npdehw.hw.crossbar_circuit``);
+  and ``bsource`` that ``npdehw.hw.builder`` describes, a ``vcvs`` (an op-amp
+  macro model, ``npdehw.hw.crossbar_circuit``) or a ``bvsource`` (a behavioural
+  voltage source whose ``expression`` gives V(pos) - V(neg));
 - ``value``: ohms, farads, volts, amperes or siemens;
 - ``pos`` and ``neg``: terminal nets (current of an ``isource`` flows from ``pos``
   through the source into ``neg``, SPICE's convention);
@@ -54,7 +55,7 @@ class _Designators:
 
 
 _LETTERS = {"resistor": "r", "capacitor": "c", "vsource": "v", "isource": "i", "vccs": "g",
-            "vcvs": "e", "bsource": "b"}
+            "vcvs": "e", "bsource": "b", "bvsource": "b"}
 
 
 def _add_component(graph, counter, kind, pos, neg, value, term, **extra):

@@ -12,10 +12,16 @@ of thickness ``D`` sets the resistance, and the current moves the boundary:
 A window function ``f`` slows the drift near the edges and keeps ``w`` in ``[0, 1]``:
 
 - ``joglekar``: ``f(w) = 1 - (2 w - 1)^(2 p)``, zero at both edges whatever the
-  current, so a device that reaches an edge stays there;
-- ``biolek``: ``f(w, i) = 1 - (w - s(-i))^(2 p)`` with ``s`` the unit step
-  (``s(x) = 1`` for ``x >= 0``), zero only at the edge the current drives
-  towards, so the current can always drive the state back;
+  current. It is evaluated at ``w`` clipped to ``[0, 1]``: unclipped, it turns
+  negative outside, and a reversed current then drives ``w`` further out (ngspice
+  stops with "timestep too small"). A drive that pushes ``w`` against an edge
+  brings it exponentially close to the edge, where the window nearly vanishes,
+  and how soon it leaves again depends on rounding and step size: SPICE and the
+  twin then disagree;
+- ``biolek`` (the default): ``f(w, i) = 1 - (w - s(-i))^(2 p)`` with ``s`` the
+  unit step (``s(x) = 1`` for ``x >= 0``), zero only at the edge the current
+  drives towards, so a reversed current drives the state back at full rate. It
+  is negative just outside ``[0, 1]`` in the direction that pushes ``w`` back;
 - ``none``: ``f = 1``, the bare linear drift. ``w`` can then leave ``[0, 1]``; the
   resistance then uses ``w`` clipped to ``[0, 1]``, in SPICE and in the twin.
 
@@ -29,10 +35,10 @@ obeys the drift equation. A second behavioural source carries the device current
 the subcircuit needs no XSPICE code model.
 
 ``hysteresis_metrics`` measures a loop. For a pinched loop the signed integral
-``∮ i dv`` over a whole period cancels: the lobes at positive and negative voltage
-are traversed in opposite senses and, in the symmetric case, enclose equal areas. The loop area is
-therefore the sum of ``|∮ i dv|`` over each lobe, one lobe per stretch between
-consecutive zero crossings of ``v``.
+``∮ i dv`` over a whole period nearly cancels, because the lobes at positive and
+negative voltage are traversed in opposite senses and enclose similar areas (equal
+ones without a window). The loop area is therefore the sum of ``|∮ i dv|`` over
+each lobe, one lobe per stretch between consecutive zero crossings of ``v``.
 
 This module writes netlist text and measures arrays. ``simulate_loop_spice``
 imports the ngspice adapter when it is called.
@@ -88,7 +94,7 @@ class MemristorParameters:
     r_off_ohm: float = 16e3
     thickness_m: float = 10e-9
     mobility_m2_per_vs: float = 1e-14
-    window: str = "joglekar"
+    window: str = "biolek"
     window_p: int = 10
 
     def __post_init__(self):
@@ -124,9 +130,9 @@ def _check_name(name: str) -> None:
 def memristor_subckt_text(params: MemristorParameters, name: str = "memristor") -> str:
     """Return a ``.subckt NAME p n w`` definition of the device, ending with a newline.
 
-    Ports: ``p`` and ``n`` are the terminals (a positive current flows from ``p``
-    through the device to ``n`` and moves it towards the on state); ``w`` is the
-    state node, whose voltage is ``w`` in volts, held by a 1 F capacitor to the
+    Ports: ``p`` and ``n`` are the terminals. A positive current flows from ``p``
+    through the device to ``n`` and moves it towards the on state. ``w`` is the
+    state node: its voltage in volts is the state, kept on a 1 F capacitor to the
     global ground. The subcircuit parameter ``w0`` is that capacitor's initial
     voltage, used by a transient with ``uic``; an instance sets it with
     ``x1 a b s NAME w0=2.000000000000e-01``. Its default is 0.1.
@@ -142,7 +148,7 @@ def memristor_subckt_text(params: MemristorParameters, name: str = "memristor") 
         square = f"(({f(2.0)}*{clipped}-{f(1.0)})*({f(2.0)}*{clipped}-{f(1.0)}))"
         window = f"({f(1.0)}-pow({square},{power}))"
     elif params.window == "biolek":
-        # s(-i) = 1 when v(p,n) < 0, since i has the sign of v(p,n); at v(p,n) = 0
+        # s(-i) = 1 when v(p,n) < 0, because i has the sign of v(p,n). At v(p,n) = 0
         # the drift is zero whichever value the step takes.
         shifted = f"(v(w)-u(-v(p,n)))"
         window = f"({f(1.0)}-pow({shifted}*{shifted},{power}))"
@@ -174,18 +180,25 @@ def _check_drive(amplitude_v, frequency_hz, periods, points_per_period, w0):
 
 def loop_netlist(params: MemristorParameters, *, amplitude_v: float, frequency_hz: float,
                  w0: float = 0.1, periods: float = 1.0, points_per_period: int = 2000,
-                 reltol: float = 1e-7) -> str:
+                 reltol: float = 1e-7, parallel_capacitance_f: float = 0.0) -> str:
     """Return the demo netlist: a sine source ``amplitude_v sin(2 pi f t)`` across one device.
 
     Nets: ``drive`` (the source), ``p`` (the device terminal, equal to ``drive``
-    through a zero-volt sense source), ``w`` (the state) and ``i_dev`` (the device
-    current in amperes, as volts). The transient runs ``periods`` periods from
-    ``w = w0`` with ``uic``; the largest internal step is one ``points_per_period``-th
-    of a period, which also sets the print step.
+    through a zero-volt sense source), ``w`` (the state) and ``i_dev`` (the current
+    through the sense source in amperes, as volts). The transient runs ``periods``
+    periods from ``w = w0`` with ``uic``; the largest internal step is one
+    ``points_per_period``-th of a period, which also sets the print step.
+
+    ``parallel_capacitance_f`` > 0 adds a capacitor across the device, after the
+    sense source, as a parasitic that opens the pinch: at the zero crossings of
+    ``v`` the sensed current is then ``C dv/dt = +-C A 2 pi f``.
     """
     _check_drive(amplitude_v, frequency_hz, periods, points_per_period, w0)
     if not (math.isfinite(reltol) and 0 < reltol < 1e-2):
         raise ValueError(f"reltol must lie in (0, 1e-2), got {reltol!r}")
+    if not (math.isfinite(parallel_capacitance_f) and parallel_capacitance_f >= 0):
+        raise ValueError("parallel_capacitance_f must be a finite number >= 0, got "
+                         f"{parallel_capacitance_f!r}")
     f = format_value
     period_s = 1.0 / frequency_hz
     step_s = period_s / points_per_period
@@ -198,6 +211,8 @@ def loop_netlist(params: MemristorParameters, *, amplitude_v: float, frequency_h
         f"v_sense {DRIVE_NET} {DEVICE_NET} dc {f(0.0)}",
         f"x_dev {DEVICE_NET} 0 {STATE_NET} memristor w0={f(w0)}",
         f"h_sense {CURRENT_NET} 0 v_sense {f(1.0)}",
+        *([f"c_parallel {DEVICE_NET} 0 {f(parallel_capacitance_f)} ic={f(0.0)}"]
+          if parallel_capacitance_f > 0 else []),
         f".options method=trap reltol={f(reltol)} abstol={f(1e-15)} vntol={f(1e-12)}",
         f".tran {f(step_s)} {f(stop_s)} {f(0.0)} {f(step_s)} uic",
         ".end",
@@ -224,11 +239,13 @@ class LoopTrace:
 
 def simulate_loop_spice(params: MemristorParameters, *, amplitude_v: float, frequency_hz: float,
                         w0: float = 0.1, periods: float = 1.0, points_per_period: int = 2000,
-                        reltol: float = 1e-7) -> LoopTrace:
+                        reltol: float = 1e-7, parallel_capacitance_f: float = 0.0) -> LoopTrace:
     """Run ``loop_netlist`` in ngspice and return its waveforms.
 
-    ngspice 39 writes no ``t = 0`` sample in a transient with ``uic``; this function
-    adds it (``v = i = 0``, ``w = w0``), so the first loop starts at a zero crossing.
+    ngspice 39 writes no ``t = 0`` sample in a transient with ``uic``. This function
+    adds it from the known initial state, so the first lobe starts at a zero
+    crossing: ``v = 0``, ``w = w0``, and ``i = 0`` unless a parallel capacitor
+    carries ``C A 2 pi f``.
 
     Raises:
         SimulationError: when ngspice fails.
@@ -236,15 +253,18 @@ def simulate_loop_spice(params: MemristorParameters, *, amplitude_v: float, freq
     from npdehw.sim.ngspice import run_netlist
 
     netlist = loop_netlist(params, amplitude_v=amplitude_v, frequency_hz=frequency_hz, w0=w0,
-                           periods=periods, points_per_period=points_per_period, reltol=reltol)
+                           periods=periods, points_per_period=points_per_period, reltol=reltol,
+                           parallel_capacitance_f=parallel_capacitance_f)
     result = run_netlist(netlist)
     volts = result.voltages
     time_s, v, i, w = (result.time_s, volts[DEVICE_NET], volts[CURRENT_NET], volts[STATE_NET])
     if time_s[0] > 0.0:
         # ngspice 39 writes no t = 0 point in a transient with uic. That point is
-        # known exactly: the sine is zero, so the current is zero, and w = w0.
-        time_s, v, i = (np.concatenate([[0.0], x]) for x in (time_s, v, i))
-        w = np.concatenate([[w0], w])
+        # known exactly: the sine is zero, so the device carries no current, the
+        # parallel capacitor carries C dv/dt = C A 2 pi f, and w = w0.
+        i_start = parallel_capacitance_f * amplitude_v * 2.0 * math.pi * frequency_hz
+        time_s, v = (np.concatenate([[0.0], x]) for x in (time_s, v))
+        i, w = np.concatenate([[i_start], i]), np.concatenate([[w0], w])
     return LoopTrace(time_s, v, i, w)
 
 
@@ -258,8 +278,8 @@ def closed_form_current(params: MemristorParameters, time_s, *, amplitude_v: flo
 
         R(t) = sqrt(R0^2 - 2 (R_off - R_on) k phi(t)),   i = v / R(t).
 
-    The formula holds while ``w`` stays in ``[0, 1]``; the function raises
-    ValueError when it leaves that range at any of the given times.
+    The formula is valid while ``w`` stays in ``[0, 1]``. The function raises
+    ValueError when ``w`` leaves that range at any of the given times.
     """
     t = np.asarray(time_s, dtype=float)
     omega = 2.0 * math.pi * frequency_hz
@@ -269,12 +289,16 @@ def closed_form_current(params: MemristorParameters, time_s, *, amplitude_v: flo
     delta_r = params.r_off_ohm - params.r_on_ohm
     squared = r0 ** 2 - 2.0 * delta_r * params.drift_rate_per_c * flux
     if np.any(squared < params.r_on_ohm ** 2):
-        raise ValueError("the state leaves [0, 1]; the closed form does not apply")
+        raise ValueError(_OUTSIDE_CLOSED_FORM)
     resistance = np.sqrt(squared)
     w = (params.r_off_ohm - resistance) / delta_r
     if np.any(w < 0.0) or np.any(w > 1.0):
-        raise ValueError("the state leaves [0, 1]; the closed form does not apply")
+        raise ValueError(_OUTSIDE_CLOSED_FORM)
     return v / resistance, w
+
+
+_OUTSIDE_CLOSED_FORM = ("the state leaves [0, 1], so the closed form is invalid for this drive; "
+                        "lower the amplitude, raise the frequency or shorten the time span")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -89,6 +89,8 @@ def _element_line(designator: str, data: dict) -> str:
         return _cell_lines(designator, data)
     if kind == "bsource":
         return _wrap(f"{designator} {pos} {neg} i={data['expression']}")
+    if kind == "bvsource":
+        return _wrap(f"{designator} {pos} {neg} v={data['expression']}")
     return f"{designator} {pos} {neg} {value}"
 
 

@@ -37,7 +37,7 @@ class TwinLoop:
         time_s: grid times ``n T / steps_per_period``, from 0 to the end time.
         v, i, w: device voltage (V), current (A) and state on that grid.
 
-    A batched run holds one row per run in each tensor.
+    In a batched run each tensor contains one row per run.
     """
 
     time_s: torch.Tensor
@@ -51,7 +51,7 @@ class TwinLoop:
         if run is not None:
             tensors = tuple(x[run] for x in tensors)
         elif self.time_s.dim() != 1:
-            raise ValueError("this loop holds a batch of runs; pass run=ROW")
+            raise ValueError("this loop contains a batch of runs; pass run=<row index>")
         return LoopTrace(*(x.detach().cpu().numpy().copy() for x in tensors))
 
 
@@ -82,10 +82,11 @@ def simulate_loop_twin(params: MemristorParameters, *, amplitude_v, frequency_hz
     ``(steps + 1,)``.
 
     Near an edge of ``[0, 1]`` the window makes the state relax at a rate of up to
-    ``4 p k A / R_on`` per second (``A`` the amplitude). RK4 is stable for steps
-    below 2.8 over that rate and accurate to about 1e-4 below 1 over it: for
-    ``p = 10``, ``A = 1 V`` and a drive that reaches the edge, that is about
-    ``4000 / f`` steps per period.
+    ``lambda = 4 p k A / R_on`` per second (``A`` the amplitude). RK4 is stable for
+    steps below ``2.8 / lambda``; beyond that, ``w`` overshoots the edge. For
+    ``p = 10`` and ``A = 1 V``, ``lambda = 4000 / s``: a drive that reaches the edge
+    needs more than ``1400 / f`` steps per period, and the tests use
+    ``4000 / f`` or more.
 
     Args:
         params: the device.
@@ -102,7 +103,7 @@ def simulate_loop_twin(params: MemristorParameters, *, amplitude_v, frequency_hz
     amplitude, frequency = torch.broadcast_tensors(amplitude.reshape(-1), frequency.reshape(-1))
     for name, value in (("amplitude_v", amplitude), ("frequency_hz", frequency)):
         if value.numel() == 0 or not bool(torch.all(torch.isfinite(value) & (value > 0))):
-            raise ValueError(f"{name} must hold positive finite numbers, got {value.tolist()!r}")
+            raise ValueError(f"{name} must contain only positive finite numbers, got {value.tolist()!r}")
     if not (math.isfinite(periods) and periods > 0):
         raise ValueError(f"periods must be a positive finite number, got {periods!r}")
     if not (math.isfinite(w0) and 0.0 <= w0 <= 1.0):
