@@ -268,6 +268,10 @@ def simulate_loop_spice(params: MemristorParameters, *, amplitude_v: float, freq
     return LoopTrace(time_s, v, i, w)
 
 
+_OUTSIDE_CLOSED_FORM = ("the state leaves [0, 1], so the closed form is invalid for this drive; "
+                        "lower the amplitude, raise the frequency or shorten the time span")
+
+
 def closed_form_current(params: MemristorParameters, time_s, *, amplitude_v: float,
                         frequency_hz: float, w0: float = 0.1):
     """Return ``(i, w)`` of the window-free model (``f = 1``) under ``amplitude_v sin(2 pi f t)``.
@@ -295,10 +299,6 @@ def closed_form_current(params: MemristorParameters, time_s, *, amplitude_v: flo
     if np.any(w < 0.0) or np.any(w > 1.0):
         raise ValueError(_OUTSIDE_CLOSED_FORM)
     return v / resistance, w
-
-
-_OUTSIDE_CLOSED_FORM = ("the state leaves [0, 1], so the closed form is invalid for this drive; "
-                        "lower the amplitude, raise the frequency or shorten the time span")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,9 +343,9 @@ def hysteresis_metrics(v, i, *, min_fraction: float = 1e-3,
     Zero crossings of ``v`` are sign changes between neighbouring samples, or samples
     with ``|v| <= zero_fraction * max |v|`` (a run of such samples counts once, at
     its first sample). The tolerance absorbs rounding: ``sin(2 pi)`` is -2.4e-16,
-    not zero. A lobe is the stretch between two consecutive
-    crossings, closed by the crossing points, so the samples before the first
-    crossing and after the last one count in no lobe.
+    not zero. A lobe is the stretch between two consecutive crossings, closed by
+    the crossing points, so the samples before the first crossing and after the
+    last one count in no lobe.
     """
     v = _as_numpy(v).ravel()
     i = _as_numpy(i).ravel()

@@ -71,14 +71,30 @@ def _command_run(args) -> int:
     from npdehw.export import export_run
     from npdehw.pipeline import run_design
 
-    out = args.out
-    if out is None:
-        out = Path("runs") / load_design(args.design).name
+    design = load_design(args.design)
+    out = args.out if args.out is not None else Path("runs") / design.name
     tracker = None if args.quiet else StageTracker()
-    result = run_design(args.design, tracker=tracker, export=lambda r: export_run(r, out))
+    if hasattr(design, "network"):
+        return _run_network(design, out, tracker)
+    result = run_design(design, tracker=tracker, export=lambda r: export_run(r, out))
     print(f"run folder: {out}")
     for line in summary_lines(result.metrics):
         print(line)
+    return 0
+
+
+def _run_network(design, out, tracker) -> int:
+    from npdehw.network_export import export_network_run
+    from npdehw.network_pipeline import run_network_design
+
+    result = run_network_design(design, tracker=tracker,
+                                export=lambda r: export_network_run(r, out))
+    print(f"run folder: {out}")
+    print(f"float network: accuracy {result.metrics['float_accuracy_full_test_set']:.4f}")
+    for name, entry in result.metrics["variants"].items():
+        spice = entry.get("spice_accuracy")
+        spice_text = f", ngspice {spice:.4f} on {entry['spice_samples']}" if spice is not None else ""
+        print(f"{name}: twin accuracy {entry['twin_accuracy']:.4f}{spice_text}")
     return 0
 
 
@@ -98,6 +114,10 @@ def _command_validate(args) -> int:
     from npdehw.pipeline import round_design
 
     design = load_design(args.design)
+    if hasattr(design, "network"):
+        print(f"{design.source}: valid; {design.name}, {design.network.kind} network with "
+              f"{design.network.hidden} hidden units on {design.device.levels}-level crossbars")
+        return 0
     graph = build_circuit(design.npde, design.mapping)
     try:
         check_circuit(graph)

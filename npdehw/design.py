@@ -71,8 +71,11 @@ def resolve_design(name_or_path: str | None) -> Path:
     return bundled[name_or_path]
 
 
-def load_design(name_or_path: str | Path | None = None) -> Design:
-    """Read, parse and validate a design; raise DesignError naming the file on any fault."""
+def load_design(name_or_path: str | Path | None = None):
+    """Read, parse and validate a design; raise DesignError naming the file on any fault.
+
+    Returns a Design, or a ``NetworkDesign`` for a design with a ``[network]`` table.
+    """
     path = resolve_design(None if name_or_path is None else str(name_or_path))
     try:
         text = path.read_text(encoding="utf-8")
@@ -96,6 +99,12 @@ def _parse(root: Table, path: Path) -> Design:
     description = root.string("description", default="")
     if any(ch in description for ch in "\r\n"):
         raise SpecError("description", "must be one line; remove the line breaks")
+    if root.has("network") and not root.has("npde"):
+        from npdehw.network_design import parse_network_design
+
+        design = parse_network_design(root, name, description, path)
+        root.finish()
+        return design
     npde, diffusion, model_info = parse_npde(root.table("npde"))
     mapping = _parse_mapping(root.table("circuit"))
     simulation = _parse_simulation(root.table("simulation", optional=True), npde)

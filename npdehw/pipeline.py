@@ -69,14 +69,15 @@ class RunResult:
 
 
 class _Stages:
-    def __init__(self, tracker):
+    def __init__(self, tracker, names=STAGES):
         self.tracker = tracker
         self.timings = {}
         self._number = 0
+        self._total = len(names)
 
     def run(self, stage, function, *args, **kwargs):
         self._number += 1
-        self.tracker.start(stage, self._number, len(STAGES))
+        self.tracker.start(stage, self._number, self._total)
         start = time.perf_counter()
         try:
             value = function(*args, **kwargs)

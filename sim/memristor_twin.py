@@ -103,7 +103,8 @@ def simulate_loop_twin(params: MemristorParameters, *, amplitude_v, frequency_hz
     amplitude, frequency = torch.broadcast_tensors(amplitude.reshape(-1), frequency.reshape(-1))
     for name, value in (("amplitude_v", amplitude), ("frequency_hz", frequency)):
         if value.numel() == 0 or not bool(torch.all(torch.isfinite(value) & (value > 0))):
-            raise ValueError(f"{name} must contain only positive finite numbers, got {value.tolist()!r}")
+            raise ValueError(f"{name} must contain only positive finite numbers, "
+                             f"got {value.tolist()!r}")
     if not (math.isfinite(periods) and periods > 0):
         raise ValueError(f"periods must be a positive finite number, got {periods!r}")
     if not (math.isfinite(w0) and 0.0 <= w0 <= 1.0):
