@@ -55,14 +55,16 @@ def _parser() -> argparse.ArgumentParser:
                     "units; [circuit] time_scale_s converts them to seconds.")
     run.add_argument("design", nargs="?", default=None, help=DESIGN_HELP)
     run.add_argument("--out", type=Path, default=None,
-                     help="run folder to write (default: runs/<design name>); an existing "
-                          "folder is replaced only when the run succeeds")
+                     help="run folder to write (default: runs/<design name> under the "
+                          "current folder); an earlier run folder is replaced only when the "
+                          "run succeeds, and any other non-empty folder is refused")
     run.add_argument("--quiet", action="store_true", help="print no stage progress")
     validate = commands.add_parser("validate", help="check a design without simulating",
                                    description="Load the design, build its circuit and check "
                                                "it; print a summary.")
-    validate.add_argument("design", help=DESIGN_HELP)
-    commands.add_parser("designs", help="list the bundled designs")
+    validate.add_argument("design", help="design file (.toml) or the name of a bundled design")
+    commands.add_parser("designs", help="list the bundled designs",
+                        description="List the bundled designs with their descriptions.")
     return parser
 
 
@@ -71,8 +73,11 @@ def _command_run(args) -> int:
     from npdehw.export import export_run
     from npdehw.pipeline import run_design
 
+    from npdehw.runfolder import check_target
+
     design = load_design(args.design)
     out = args.out if args.out is not None else Path("runs") / design.name
+    check_target(out)
     tracker = None if args.quiet else StageTracker()
     if hasattr(design, "network"):
         return _run_network(design, out, tracker)
@@ -143,6 +148,15 @@ def _command_designs(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader of our output went away (for example `npdehw designs | head`).
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

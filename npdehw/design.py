@@ -19,7 +19,7 @@ from npdehw.errors import DesignError, SpecError
 from npdehw.hw.mapping import CircuitMapping
 from npdehw.models.diffusion import DiffusionNPDE
 from npdehw.models.npde import NPDE
-from npdehw.sim.settings import Probe, SimulationSettings, SpiceOptions
+from npdehw.sim.settings import MAX_STEPS, Probe, SimulationSettings, SpiceOptions
 from npdehw.tomlkeys import Table
 
 __all__ = ["BUNDLED", "Design", "bundled_designs", "load_design", "resolve_design"]
@@ -108,11 +108,33 @@ def _parse(root: Table, path: Path) -> Design:
     npde, diffusion, model_info = parse_npde(root.table("npde"))
     mapping = _parse_mapping(root.table("circuit"))
     simulation = _parse_simulation(root.table("simulation", optional=True), npde)
+    _check_budget(npde, simulation)
     analysis = _parse_analysis(root.table("analysis")) if root.has("analysis") else None
     root.finish()
     return Design(name=name, description=description, source=path, npde=npde, mapping=mapping,
                   simulation=simulation, diffusion=diffusion, analysis=analysis,
                   model_info=model_info)
+
+
+MAX_NODES = 250_000
+
+
+def _check_budget(npde: NPDE, simulation: SimulationSettings) -> None:
+    """Reject sizes that would run for hours or exhaust memory, before any work starts."""
+    if npde.n_state > MAX_NODES:
+        raise SpecError("npde.shape", f"{npde.n_state} circuit nodes is more than the "
+                        f"{MAX_NODES} npdehw supports (ngspice alone would need hours); "
+                        "use a coarser grid")
+    max_step = simulation.spice.max_step
+    if max_step is None:
+        return
+    if max_step > npde.end_time:
+        raise SpecError("simulation.spice.max_step", f"{max_step!r} is longer than "
+                        f"npde.end_time = {npde.end_time!r}; use at most the end time")
+    if npde.end_time / max_step > MAX_STEPS:
+        raise SpecError("simulation.spice.max_step", f"{max_step!r} needs more than "
+                        f"{MAX_STEPS} ngspice steps over end_time {npde.end_time!r}; use a "
+                        "longer step")
 
 
 def _parse_analysis(table: Table) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from npdehw.errors import SpecError
 from npdehw.models import fields, profiles
 from npdehw.models.grid import Boundary, Grid, side_names
@@ -9,6 +11,7 @@ from npdehw.tomlkeys import Table
 
 __all__ = ["PROFILE_KINDS", "parse_grid", "parse_profile"]
 
+MAX_GRID_NODES = 250_000
 PROFILE_KINDS = ("sine_modes", "cosine_modes", "gaussian", "constant", "step", "noise",
                  "values", "digit")
 
@@ -19,6 +22,9 @@ def parse_grid(table: Table) -> Grid:
     ndim = len(shape)
     if ndim not in (1, 2):
         raise SpecError(table.key("shape"), f"needs 1 or 2 entries (nodes per axis), got {shape}")
+    if math.prod(shape) > MAX_GRID_NODES:
+        raise SpecError(table.key("shape"), f"{shape} has {math.prod(shape)} nodes, more than "
+                        f"the {MAX_GRID_NODES} npdehw supports; use a coarser grid")
     boundaries = _parse_boundaries(table.table("boundary"), ndim)
     spacing = _parse_spacing(table, shape, boundaries)
     obstacles = frozenset(tuple(i) for i in table.list_of_int_lists("obstacles", default=[]))
@@ -62,7 +68,7 @@ def _parse_boundaries(table: Table, ndim: int) -> dict[str, Boundary]:
 
 def _parse_boundary(table: Table) -> Boundary:
     kind = table.choice("kind", Boundary.KINDS)
-    value = table.number("value", default=0.0)
+    value = table.number("value") if kind == "dirichlet" else table.number("value", default=0.0)
     boundary = table.build(Boundary, kind=kind, value=value)
     table.finish()
     return boundary

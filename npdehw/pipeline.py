@@ -17,7 +17,7 @@ import numpy as np
 
 from npdehw.analyses import run_analysis
 from npdehw.design import Design, load_design
-from npdehw.errors import CircuitError, DesignError, SpecError
+from npdehw.errors import CircuitError, DesignError, SimulationError, SpecError
 from npdehw.hw.builder import build_circuit, node_of
 from npdehw.hw.netlist import TransientAnalysis, write_netlist
 from npdehw.hw.rounding import round_to_series
@@ -99,10 +99,10 @@ def run_design(design_ref: Design | str | Path | None, tracker=None,
     stages = _Stages(tracker or SilentTracker())
     design = stages.run(STAGES[0], _load, design_ref)
     graph, analysis, netlist = stages.run(STAGES[1], _map, design)
-    spice = stages.run(STAGES[2], run_netlist, netlist)
+    spice = stages.run(STAGES[2], _simulate, design, netlist)
     twin = stages.run(STAGES[3], _twin, design, graph)
     rounded, rounded_netlist = stages.run(STAGES[4], _round, design, graph, analysis)
-    rounded_spice = stages.run(STAGES[5], run_netlist, rounded_netlist)
+    rounded_spice = stages.run(STAGES[5], _simulate, design, rounded_netlist)
     voltages, metrics = stages.run(STAGES[6], _compare, design, graph, rounded, twin, spice,
                                    rounded_spice)
     solver = {"ngspice": analysis.options(), "twin": twin.options}
@@ -116,6 +116,17 @@ def run_design(design_ref: Design | str | Path | None, tracker=None,
     if export is not None:
         stages.run(STAGES[7], export, result)
     return result
+
+
+def _simulate(design: Design, netlist: str):
+    try:
+        return run_netlist(netlist)
+    except SimulationError as err:
+        if not design.npde.reactions:
+            raise
+        raise SimulationError(f"{err}\nhint: check npde.reaction in {design.source} for "
+                              "values outside a function's domain (sqrt or log of a "
+                              "negative, division by zero) or growth without bound") from err
 
 
 def _load(design_ref) -> Design:

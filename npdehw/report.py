@@ -105,6 +105,9 @@ def write_report(result, record: dict, path: Path) -> None:
         "### Per probe (twin against ngspice)", "", *_probe_rows(record["metrics"]), "",
         *_analysis_lines(record["metrics"]),
         "## Rounding to parts", "", *_rounding_rows(record["rounding"]), "",
+        "Only resistors and capacitors are rounded. Transconductances and behavioural "
+        "sources stand for amplifier stages whose gains are set, not bought, so a circuit "
+        "built from them alone is unchanged by rounding.", "",
         "## Solver options", "",
         f"- ngspice: method {solver['ngspice']['method']}, reltol {solver['ngspice']['reltol']:g}, "
         f"max step {solver['ngspice']['max_step_s']:.3e} s, stop {solver['ngspice']['stop_s']:.3e} s",

@@ -14,17 +14,47 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_folder"]
+__all__ = ["MARKER", "atomic_folder", "check_target"]
+
+MARKER = ".npdehw-run"
+
+
+def check_target(target: Path) -> Path:
+    """Return ``target`` resolved, or raise FileExistsError if it may not be written.
+
+    A run replaces only an empty folder or an earlier run folder (one holding the
+    marker file ``.npdehw-run``), never another folder, a file or the file system root.
+    Its parent must be writable.
+    """
+    target = Path(target).resolve()
+    if target == target.parent or str(target) in ("", "."):
+        raise FileExistsError(f"--out {target} is not a valid run folder; name a new folder")
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"--out {target} exists and is not a folder; choose another "
+                              "--out")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise FileExistsError(f"--out {target} is a folder that npdehw did not write; it "
+                              "is left untouched, so choose an empty or new folder")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise FileExistsError(f"--out {target}: the parent {parent} is not a folder") from err
+    except PermissionError as err:
+        raise FileExistsError(f"--out {target}: cannot create {parent} (permission denied); "
+                              "choose a writable place") from err
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FileExistsError(f"--out {target}: {parent} is not writable; choose a writable "
+                              "place")
+    return target
 
 
 @contextlib.contextmanager
 def atomic_folder(target: Path) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``target`` when the block ends without error."""
-    target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target} exists and is not a folder; choose another --out")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = check_target(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    (staging / MARKER).write_text("written by npdehw run; the folder may be replaced whole\n")
     staging.chmod(0o777 & ~_umask())  # mkdtemp creates 0700; give the usual folder mode
     try:
         yield staging

@@ -16,10 +16,13 @@ relies on (ngspice 39 as packaged by Debian 12, PySpice 1.5):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import re
+import signal
+import threading
 import time
 
 import numpy as np
@@ -140,19 +143,42 @@ def run_netlist(netlist: str) -> SpiceResult:
     ng = _instance()
     ng.messages = []
     start = time.perf_counter()
-    try:
-        ng.load_circuit(netlist)
-        ng.run()
-        elapsed = time.perf_counter() - start
-        result = _collect(ng, elapsed)
-    except (NgSpiceCircuitError, NgSpiceCommandError, KeyError) as err:
-        raise SimulationError(f"ngspice failed: {err}\n{_tail(ng)}") from err
-    finally:
-        _release(ng)
+    with _deferred_interrupt() as interrupted:
+        try:
+            ng.load_circuit(netlist)
+            ng.run()
+            elapsed = time.perf_counter() - start
+            result = _collect(ng, elapsed)
+        except (NgSpiceCircuitError, NgSpiceCommandError, KeyError) as err:
+            raise SimulationError(f"ngspice failed: {err}\n{_tail(ng)}") from err
+        finally:
+            _release(ng)
+    if interrupted:
+        raise KeyboardInterrupt
     errors = [text for severity, text in result.messages if severity == "error"]
     if errors:
         raise SimulationError(f"ngspice reported an error: {errors[0]}\n{_tail(ng)}")
     return result
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Record Ctrl-C during a run and yield a list that is non-empty if it came.
+
+    PySpice's callbacks swallow a KeyboardInterrupt raised inside ngspice, so the run
+    would go on and its results be written. The handler only records the signal, and
+    the caller raises KeyboardInterrupt once ngspice returns.
+    NOTE: ngspice runs in the foreground, so the run itself still finishes first.
+    """
+    received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _collect(ng, elapsed):
@@ -185,6 +211,8 @@ def _release(ng):
 
 
 def _tail(ng) -> str:
+    """Return ngspice's classified messages, or its last output lines when it gave none."""
     lines = [f"{severity}: {text}" for severity, text in ng.messages]
-    lines += ng._stdout[-_TAIL_LINES:]
+    if not lines:
+        lines = ng._stdout[-_TAIL_LINES:]
     return "\n".join(lines[-_TAIL_LINES:])

@@ -11,6 +11,8 @@ from npdehw.models.integrators import METHODS
 __all__ = ["Probe", "SimulationSettings", "SpiceOptions"]
 
 SPICE_METHODS = ("trap", "gear")
+MAX_OUTPUT_TIMES = 100_000
+MAX_STEPS = 10_000_000
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,9 @@ class SpiceOptions:
             value = getattr(self, key)
             if not (math.isfinite(value) and value > 0):
                 raise SpecError(key, f"must be positive, got {value!r}")
+        if self.reltol > 0.01:
+            raise SpecError("reltol", f"{self.reltol!r} is too loose to verify anything; use "
+                            "at most 0.01 (ngspice's default is 0.001)")
         if self.max_step is not None and not (math.isfinite(self.max_step) and self.max_step > 0):
             raise SpecError("max_step", f"must be positive, got {self.max_step!r}")
 
@@ -73,8 +78,12 @@ class SimulationSettings:
     spice: SpiceOptions = SpiceOptions()
 
     def __post_init__(self):
-        if self.output_times < 2:
-            raise SpecError("output_times", f"needs at least 2, got {self.output_times}")
+        if not 2 <= self.output_times <= MAX_OUTPUT_TIMES:
+            raise SpecError("output_times", f"needs 2 to {MAX_OUTPUT_TIMES}, got "
+                            f"{self.output_times}")
+        if self.twin_steps > MAX_STEPS:
+            raise SpecError("twin_steps", f"{self.twin_steps} steps is more than the "
+                            f"{MAX_STEPS} a run supports; use fewer")
         if self.twin_steps < 1 or self.twin_steps % (self.output_times - 1):
             raise SpecError("twin_steps", f"must be a positive multiple of output_times - 1 = "
                             f"{self.output_times - 1}, got {self.twin_steps}")

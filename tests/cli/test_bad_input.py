@@ -181,9 +181,10 @@ def check_error(proc: subprocess.CompletedProcess, path: Path, case: Case) -> No
 
 
 def make_run_folder(tmp_path: Path) -> Path:
-    """Create an earlier run folder containing one sentinel file and return it."""
+    """Create an earlier run folder (marker file and one sentinel file) and return it."""
     out = tmp_path / "out"
     out.mkdir()
+    (out / ".npdehw-run").write_text("earlier run\n", encoding="utf-8")
     (out / "sentinel.txt").write_text("earlier run\n", encoding="utf-8")
     return out
 
@@ -217,7 +218,7 @@ def test_run_keeps_old_folder(tmp_path, name):
     check_error(proc, path, case)
     assert out.is_dir()
     assert out.stat().st_ino == inode
-    assert sorted(p.name for p in out.iterdir()) == ["sentinel.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".npdehw-run", "sentinel.txt"]
     assert (out / "sentinel.txt").read_text(encoding="utf-8") == "earlier run\n"
     assert leftovers(out) == []
     assert not (tmp_path / "runs").exists()
@@ -253,3 +254,15 @@ def test_run_replaces_old_folder(tmp_path):
         assert (out / name).is_file(), name
     assert leftovers(out) == []
     assert not (tmp_path / "runs").exists()
+
+
+def test_run_refuses_foreign_folder(tmp_path):
+    """run never replaces a non-empty folder that npdehw did not write."""
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me\n", encoding="utf-8")
+    proc = run_cli(tmp_path, "run", "heat1d", "--quiet", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert "did not write" in proc.stderr
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
