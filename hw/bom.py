@@ -20,6 +20,11 @@ def _designator_order(designator: str):
     return letters, int(digits or 0)
 
 
+def _group_order(item):
+    (kind, value, _, _), _ = item
+    return kind, float("inf") if value != value else value
+
+
 def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
     """Return one row per distinct (kind, value, series), sorted by kind then value.
 
@@ -29,16 +34,17 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
     groups: dict[tuple, list[str]] = {}
     for _, _, key, data in graph.edges(keys=True, data=True):
         kind, value = data["kind"], data["value"]
+        if "cell" in data:
+            continue
         if kind in ("bsource", "bvsource"):
             # A behavioural source is one analog function block per node; its current is
             # an expression, so the row groups by the PDE term instead of a value.
             kind, value = f"bsource ({data['term']})", float("nan")
         group = (kind, value, data.get("series", ""), data.get("tolerance", ""))
         groups.setdefault(group, []).append(key)
-    rows = []
+    rows = _cell_rows(graph)
     for (kind, value, series, tolerance), keys in sorted(groups.items(),
-                                                         key=lambda item: (item[0][0],
-                                                                           str(item[0][1]))):
+                                                         key=_group_order):
         rows.append({
             "designators": " ".join(sorted(keys, key=_designator_order)),
             "kind": kind,
@@ -49,6 +55,24 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
             "quantity": len(keys),
         })
     return rows
+
+
+def _cell_rows(graph: nx.MultiGraph) -> list[dict]:
+    """Return the parts of transistor-level cells: two NPN transistors and a tail source each."""
+    cells = sorted(key for _, _, key, data in graph.edges(keys=True, data=True) if "cell" in data)
+    if not cells:
+        return []
+    cell = next(data["cell"] for _, _, data in graph.edges(data=True) if "cell" in data)
+    designators = " ".join(f"x{key}" for key in sorted(cells, key=_designator_order))
+    return [
+        {"designators": designators, "kind": "npn_transistor", "value": "",
+         "unit": "", "series": "2N3904", "tolerance": "", "quantity": 2 * len(cells)},
+        {"designators": designators, "kind": "tail_current_source",
+         "value": f"{cell.i_tail_a:.6g}", "unit": "A", "series": "", "tolerance": "",
+         "quantity": len(cells)},
+        {"designators": "v_cell_vcc", "kind": "supply", "value": "5", "unit": "V",
+         "series": "", "tolerance": "", "quantity": 1},
+    ]
 
 
 def bom_csv(graph: nx.MultiGraph) -> str:

@@ -31,6 +31,13 @@ def round_to_series(graph: nx.MultiGraph, mapping: CircuitMapping) -> nx.MultiGr
         if not parts:
             continue
         ideal = np.array([data["value"] for data in parts])
+        unit = "ohm" if kind == "resistor" else "F"
+        for data in parts:
+            if not low * (1 - 1e-9) <= data["value"] <= high * (1 + 1e-9):
+                raise SpecError(range_key, f"{kind} {data['designator']} needs "
+                                f"{data['value']:.6g} {unit}, outside the catalogue range "
+                                f"[{low:g}, {high:g}] {unit}; widen the range or change "
+                                "time_scale_s or capacitance_f")
         try:
             values = quantize(ideal, series, low, high)
         except ValueError as err:

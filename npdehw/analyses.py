@@ -35,8 +35,9 @@ def _require_numbers(settings: dict, keys, optional=()):
             raise SpecError(key, f"must be a finite number, got {value!r}")
     unknown = set(settings) - set(keys) - set(optional)
     if unknown:
-        raise SpecError(sorted(unknown)[0], f"unknown key; [analysis] of this kind takes "
-                        f"{sorted(set(keys) | set(optional))}")
+        allowed = sorted(set(keys) | set(optional))
+        takes = f"takes only {allowed}" if allowed else "takes no other keys"
+        raise SpecError(sorted(unknown)[0], f"unknown key; [analysis] of this kind {takes}")
 
 
 def _field_values(result, key: str, field: str) -> np.ndarray:

@@ -59,10 +59,14 @@ def _parser() -> argparse.ArgumentParser:
                           "current folder); an earlier run folder is replaced only when the "
                           "run succeeds, and any other non-empty folder is refused")
     run.add_argument("--quiet", action="store_true", help="print no stage progress")
+    run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                     help="log solver decisions and ngspice notes to stderr")
     validate = commands.add_parser("validate", help="check a design without simulating",
                                    description="Load the design, build its circuit and check "
                                                "it; print a summary.")
     validate.add_argument("design", help="design file (.toml) or the name of a bundled design")
+    validate.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                          help="log details to stderr")
     commands.add_parser("designs", help="list the bundled designs",
                         description="List the bundled designs with their descriptions.")
     return parser

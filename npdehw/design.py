@@ -59,6 +59,9 @@ def resolve_design(name_or_path: str | None) -> Path:
     if name_or_path is None:
         name_or_path = DEFAULT_DESIGN
     path = Path(name_or_path)
+    if path.is_dir():
+        raise DesignError(f"{path}: is a folder, not a design file; give a path to a .toml "
+                          "file")
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise DesignError(f"{path}: design file not found; give a path to a .toml file or "
@@ -79,7 +82,10 @@ def load_design(name_or_path: str | Path | None = None):
     path = resolve_design(None if name_or_path is None else str(name_or_path))
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise DesignError(f"{path}: is not UTF-8 text ({err.reason} at byte {err.start}); a "
+                          "design is a TOML text file") from err
+    except OSError as err:
         raise DesignError(f"{path}: cannot read the design file: {err}") from err
     try:
         data = tomllib.loads(text)

@@ -114,7 +114,8 @@ class Table:
         if not isinstance(value, list):
             raise SpecError(self.key(name), f"must be an array, got {_describe(value)}")
         if length is not None and len(value) != length:
-            raise SpecError(self.key(name), f"needs {length} entries, got {len(value)}: {value}")
+            noun = "entry" if length == 1 else "entries"
+            raise SpecError(self.key(name), f"needs {length} {noun}, got {len(value)}: {value}")
         return value
 
     @staticmethod
