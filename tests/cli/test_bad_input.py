@@ -145,7 +145,7 @@ CASES = {
     "isolated_node": Case(walled_heat2d, None, "n_2_2", "connect it"),
     "resistance_range": Case(change("resistance_range_ohm",
                                     "resistance_range_ohm = [1e6, 1e7]"),
-                             "circuit.resistance_range_ohm", "1e+06", "Widen the range"),
+                             "circuit.resistance_range_ohm", "1e+06", "widen the range"),
 }
 
 RUN_CASES = {
