@@ -68,6 +68,7 @@ class CrossbarNetwork:
     read_v: float
     readout: Readout
     wire_ohm: float
+    device: DeviceSpec | None = None
 
 
 def build_crossbar_network(layers, device: DeviceSpec, *, read_v: float = 0.2,
@@ -93,7 +94,7 @@ def build_crossbar_network(layers, device: DeviceSpec, *, read_v: float = 0.2,
                              last=number == len(layers) - 1)
         built.append(layer)
         nets = layer.drive_nets
-    return CrossbarNetwork(graph, built, input_nets, read_v, readout, wire_ohm)
+    return CrossbarNetwork(graph, built, input_nets, read_v, readout, wire_ohm, device)
 
 
 def _programmed(weight, bias, device, quantize, seed, number):

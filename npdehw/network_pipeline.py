@@ -4,7 +4,8 @@ Variants, each simulated by the twin on ``samples`` held-out digits:
 
 - ``ideal``: exact conductances, no device effects;
 - ``quantized``: conductances on the device's level set;
-- ``nonideal``: quantized, with programming noise, stuck-at faults and wire resistance.
+- ``nonideal``: quantized, with programming noise, stuck-at faults and wire resistance,
+  and in the twin also the device's read noise.
 
 ngspice runs ``ideal`` and ``quantized`` on the same samples, and ``nonideal`` on the
 first ``wire_samples`` of them (wire resistance multiplies the node count). Accuracy,
@@ -74,8 +75,12 @@ def _map(design: NetworkDesign, layers):
     }
 
 
-def _twin(networks, inputs):
-    return {name: run_crossbar_twin(network, inputs) for name, network in networks.items()}
+def _twin(design, networks, inputs):
+    # Read noise (twin only) applies to the non-ideal variant, seeded like its faults.
+    return {name: run_crossbar_twin(network, inputs,
+                                    read_noise_seed=design.network.seed
+                                    if name == "nonideal" else None)
+            for name, network in networks.items()}
 
 
 def _spice(design, networks, inputs):
@@ -121,7 +126,7 @@ def run_network_design(design: NetworkDesign, tracker=None, export=None) -> Netw
     stages = _Stages(tracker or SilentTracker(), NETWORK_STAGES)
     module, inputs, labels, float_accuracy = stages.run(NETWORK_STAGES[0], _train, design)
     networks = stages.run(NETWORK_STAGES[1], _map, design, _layers(module))
-    twin = stages.run(NETWORK_STAGES[2], _twin, networks, inputs)
+    twin = stages.run(NETWORK_STAGES[2], _twin, design, networks, inputs)
     spice = stages.run(NETWORK_STAGES[3], _spice, design, networks, inputs)
     metrics, predictions = stages.run(NETWORK_STAGES[4], _compare, labels, float_accuracy,
                                       twin, spice)

@@ -63,10 +63,32 @@ def _tile_graph(network, keys, row_nets, drives, n_samples):
     return graph, sources
 
 
-def run_crossbar_twin(network: CrossbarNetwork, inputs: np.ndarray):
-    """Return ``(z, seconds)``: the last layer's outputs from the DC twin."""
+def _read_noise(layer, drives, row_nets, tile, relative, rng, n_samples):
+    """Return column-current noise of one tile: each device read with relative noise.
+
+    Independent Gaussian conductance noise of relative size ``relative`` on every device
+    adds to column ``j`` a Gaussian current of standard deviation
+    ``relative * sqrt(sum_i (V_i G_ij)^2)``.
+    NOTE: exact for column currents at virtual ground without wire resistance; with
+    wire resistance the row voltages seen by the devices are slightly lower.
+    """
+    voltages = np.stack([np.broadcast_to(drives[net], (n_samples,)) for net in row_nets],
+                        axis=1)
+    conductance = layer.conductance_s[tile.rows, tile.columns]
+    spread = relative * np.sqrt((voltages**2) @ (conductance**2))
+    return spread * rng.standard_normal(spread.shape)
+
+
+def run_crossbar_twin(network: CrossbarNetwork, inputs: np.ndarray, *, read_noise_seed=None):
+    """Return ``(z, seconds)``: the last layer's outputs from the DC twin.
+
+    With ``read_noise_seed`` set and a device with ``read_noise``, every read adds the
+    device read noise (twin only: ngspice has no noise in a transient run).
+    """
     inputs = np.asarray(inputs, dtype=float)
     start = time.perf_counter()
+    relative = network.device.read_noise if network.device is not None else 0.0
+    rng = np.random.default_rng(read_noise_seed) if read_noise_seed is not None else None
     n_samples = len(inputs)
     drives = {net: network.read_v * inputs[:, i] for i, net in enumerate(network.input_nets)}
     drives[BIAS_NET] = np.full(n_samples, network.read_v)
@@ -76,10 +98,14 @@ def run_crossbar_twin(network: CrossbarNetwork, inputs: np.ndarray):
             graph, sources = _tile_graph(network, keys, row_nets, drives, n_samples)
             solution = solve_dc(graph, sources, n_samples)
             if network.readout.kind == "ideal":
-                columns = [solution.currents[a] for a in circuit.ammeters]
+                columns = np.stack([solution.currents[a] for a in circuit.ammeters], axis=1)
             else:
-                columns = [solution.voltages[o] for o in circuit.outputs]
-            signals[:, tile.columns] += np.stack(columns, axis=1)
+                columns = np.stack([solution.voltages[o] for o in circuit.outputs], axis=1)
+            if rng is not None and relative > 0:
+                noise = _read_noise(layer, drives, row_nets, tile, relative, rng, n_samples)
+                gain = 1.0 if network.readout.kind == "ideal" else -network.readout.feedback_ohm
+                columns = columns + gain * noise
+            signals[:, tile.columns] += columns
         mapping = layer.mapping
         z = layer.factor * (signals[:, mapping.plus_columns] - signals[:, mapping.minus_columns])
         if number == len(network.layers) - 1:

@@ -62,3 +62,23 @@ def test_netlist_distinct_conductances_within_levels(rng, layers):
     assert len(devices) > 100
     assert 1 < len(values) <= 4
     assert all(re.match(r"^[0-9.e+-]+$", f"{v!r}") for v in values)
+
+
+def test_read_noise_spread_matches_device_model(rng, layers):
+    """Twin read noise on a one-layer network has the standard deviation the model gives."""
+    w1, b1, _ = layers[0]
+    device = DeviceSpec(read_noise=0.05)
+    network = build_crossbar_network([(w1, b1, "identity")], device, quantize=False,
+                                     seed=None)
+    x = np.tile(rng.uniform(0, 1, size=(1, 12)), (4000, 1))
+    clean, _ = run_crossbar_twin(network, x)
+    noisy, _ = run_crossbar_twin(network, x, read_noise_seed=5)
+    layer = network.layers[0]
+    voltages = np.append(0.2 * x[0], 0.2)
+    spread_current = 0.05 * np.sqrt((voltages**2) @ (layer.conductance_s**2))
+    mapping = layer.mapping
+    expected = np.sqrt(spread_current[mapping.plus_columns] ** 2
+                       + spread_current[mapping.minus_columns] ** 2) * abs(layer.factor)
+    measured = (noisy - clean).std(axis=0)
+    np.testing.assert_allclose(measured, expected, rtol=0.1)
+    assert np.array_equal(run_crossbar_twin(network, x[:5])[0], clean[:5])
