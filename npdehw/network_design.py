@@ -25,7 +25,7 @@ __all__ = ["NetworkDesign", "NetworkSettings", "parse_network_design"]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NetworkSettings:
-    """The network to train and how much of the test set each simulator sees."""
+    """The network to train and how many held-out samples each simulator runs."""
 
     kind: str = "digits_mlp"
     hidden: int = 32
