@@ -85,10 +85,27 @@ def _command_run(args) -> int:
     tracker = None if args.quiet else StageTracker()
     if hasattr(design, "network"):
         return _run_network(design, out, tracker)
+    if hasattr(design, "neurons"):
+        return _run_hopfield(design, out, args.quiet)
     result = run_design(design, tracker=tracker, export=lambda r: export_run(r, out))
     print(f"run folder: {out}")
     for line in summary_lines(result.metrics):
         print(line)
+    return 0
+
+
+def _run_hopfield(design, out, quiet) -> int:
+    from npdehw.hopfield_job import export_hopfield_run, run_hopfield_design
+
+    def progress(done, total):
+        if not quiet:
+            print(f"recall trial {done}/{total}", file=sys.stderr, flush=True)
+
+    record = run_hopfield_design(design, progress)
+    export_hopfield_run(design, record, out)
+    print(f"run folder: {out}")
+    print(f"recalled: ngspice {record['spice_recall_share']:.2f}, twin "
+          f"{record['twin_recall_share']:.2f}; same state {record['same_state_share']:.2f}")
     return 0
 
 
@@ -123,6 +140,10 @@ def _command_validate(args) -> int:
     from npdehw.pipeline import round_design
 
     design = load_design(args.design)
+    if hasattr(design, "neurons"):
+        print(f"{design.source}: valid; {design.name}, Hopfield network of "
+              f"{design.neurons} neurons storing {design.patterns} patterns")
+        return 0
     if hasattr(design, "network"):
         print(f"{design.source}: valid; {design.name}, {design.network.kind} network with "
               f"{design.network.hidden} hidden units on {design.device.levels}-level crossbars")

@@ -105,6 +105,12 @@ def _parse(root: Table, path: Path) -> Design:
     description = root.string("description", default="")
     if any(ch in description for ch in "\r\n"):
         raise SpecError("description", "must be one line; remove the line breaks")
+    if root.has("hopfield") and not root.has("npde"):
+        from npdehw.hopfield_job import parse_hopfield_design
+
+        design = parse_hopfield_design(root, name, description, path)
+        root.finish()
+        return design
     if root.has("network") and not root.has("npde"):
         from npdehw.network_design import parse_network_design
 

@@ -50,3 +50,20 @@ def test_recall_from_twenty_percent_flips(stored, pattern):
     assert np.array_equal(np.sign(twin[-1]), np.sign(spice[-1]))
     assert np.max(np.abs(twin - spice)) < 1e-3
     assert np.min(np.abs(spice[-1])) > 0.5
+
+
+def test_hopfield_design_runs(tmp_path):
+    """The bundled design, one trial per pattern, writes a report with full recall."""
+    import dataclasses
+
+    from npdehw.design import load_design
+    from npdehw.hopfield_job import export_hopfield_run, run_hopfield_design
+
+    design = dataclasses.replace(load_design("hopfield_patterns"), trials=1)
+    record = run_hopfield_design(design)
+    assert record["same_state_share"] == 1.0
+    assert record["spice_recall_share"] == 1.0
+    export_hopfield_run(design, record, tmp_path / "run")
+    assert "100 % of trials" in (tmp_path / "run" / "report.md").read_text()
+    # 36 neuron rows and the bias row, 72 columns (a differential pair per neuron), a header.
+    assert (tmp_path / "run" / "programming_table.csv").read_text().count("\n") == 37 * 72 + 1
