@@ -19,11 +19,11 @@ import datetime
 import os
 import platform
 import statistics
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from markdown_section import write_section
 from npdehw.design import load_design
 from npdehw.hw.crossbar_network import build_crossbar_network
 from npdehw.models.digits import load_digits_split, train_mlp
@@ -76,18 +76,6 @@ def section(rows, samples, repeats) -> str:
     return "\n".join(lines + ["", END])
 
 
-def replace_section(path: Path, text: str) -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        new = old[:old.index(START)] + text + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(new)
-    os.replace(temporary, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=300, help="held-out samples per run")
@@ -97,7 +85,7 @@ def main() -> None:
     text = section(measure(args.samples, args.repeats), args.samples, args.repeats)
     print(text)
     if args.out:
-        replace_section(args.out, text)
+        write_section(args.out, text, START, END)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ import scipy.sparse.linalg as spla
 import torch
 
 import npdehw
+from markdown_section import write_section
 from npdehw.design import Design, load_design
 from npdehw.models.integrators import DENSE_LIMIT, METHODS, LinearStepper
 from npdehw.pipeline import _map
@@ -515,27 +516,6 @@ def render(rows: list[dict], repeats: int, env: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of ``path`` (or append it), writing atomically."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION_START in old and SECTION_END in old:
-        head, rest = old.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        new = head + section + ("\n" + tail if tail else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(new)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 50],
@@ -565,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(rows, arguments.repeats, environment(load_before))
     print(section)
     if arguments.out is not None:
-        write_section(arguments.out, section)
+        write_section(arguments.out, section, SECTION_START, SECTION_END)
         print(f"wrote {arguments.out}", file=sys.stderr)
     return 0
 
