@@ -37,8 +37,8 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
         if "cell" in data:
             continue
         if kind in ("bsource", "bvsource"):
-            # A behavioural source is one analog function block per node; its current is
-            # an expression, so the row groups by the PDE term instead of a value.
+            # A behavioural source is one analog function block per node. Its output is an
+            # expression, not a value, so the row groups the blocks by PDE term.
             kind, value = f"bsource ({data['term']})", float("nan")
         group = (kind, value, data.get("series", ""), data.get("tolerance", ""))
         groups.setdefault(group, []).append(key)

@@ -1,6 +1,6 @@
 """Checks that a circuit graph can be written as a netlist and simulated.
 
-The checks run before any simulator sees the circuit, so a bad design fails with
+The checks run before any simulator reads the circuit, so a bad design fails with
 the name of the node or component at fault instead of a solver error.
 """
 

@@ -1,4 +1,4 @@
-"""How model quantities become circuit quantities.
+"""Scaling of model quantities into circuit quantities.
 
 A model time ``t`` becomes circuit time ``time_scale_s * t`` and a model value
 ``u`` becomes a node voltage ``voltage_scale_v * u``. With the nominal capacitance
@@ -33,9 +33,9 @@ class CircuitMapping:
         capacitor_series: IEC 60063 series the capacitors are rounded to.
         resistance_range_ohm: smallest and largest resistance the catalogue sells.
         capacitance_range_f: smallest and largest capacitance the catalogue sells.
-        tanh_cell: how ngspice realizes a tanh activation of a non-local term:
+        tanh_cell: realization of a non-local tanh activation in ngspice, either
             ``behavioural`` (a B source) or ``bjt`` (a bipolar differential pair,
-            ``npdehw.hw.cells``); the twin always uses the ideal tanh.
+            ``npdehw.hw.cells``). The twin always uses the ideal tanh.
     """
 
     time_scale_s: float

@@ -150,7 +150,7 @@ def memristor_subckt_text(params: MemristorParameters, name: str = "memristor") 
     elif params.window == "biolek":
         # s(-i) = 1 when v(p,n) < 0, because i has the sign of v(p,n). At v(p,n) = 0
         # the drift is zero whichever value the step takes.
-        shifted = f"(v(w)-u(-v(p,n)))"
+        shifted = "(v(w)-u(-v(p,n)))"
         window = f"({f(1.0)}-pow({shifted}*{shifted},{power}))"
     else:
         window = f(1.0)

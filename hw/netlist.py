@@ -116,7 +116,7 @@ def _cell_definitions(graph: nx.MultiGraph) -> list[str]:
 def _cell_lines(designator: str, data: dict) -> str:
     """Return a transistor-level activation: its argument as a B voltage source, then the cell.
 
-    The argument node ``a_<designator>`` holds the activation's argument in volts; the
+    The argument node ``a_<designator>`` carries the activation's argument in volts. The
     cell's output current enters the element's negative net (the grid node).
     """
     argument_node = f"a_{designator}"

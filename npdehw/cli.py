@@ -41,35 +41,46 @@ class StageTracker:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="npdehw",
-        description="Map a diffusion NPDE onto an RC grid, simulate it in ngspice and in a "
-                    "torch twin, round it to E-series parts and export a buildable design.",
+        description="Map an NPDE onto an analog circuit (RC grid, transconductances, "
+                    "behavioural sources or memristor crossbars), simulate it in ngspice and "
+                    "in a torch twin, round it to parts and export a buildable design.",
     )
     parser.add_argument("--version", action="version", version=f"npdehw {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log solver decisions and ngspice notes to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run_parser(commands)
+    _add_validate_parser(commands)
+    commands.add_parser("designs", help="list the bundled designs",
+                        description="List the bundled designs with their descriptions.")
+    return parser
+
+
+def _add_run_parser(commands) -> None:
     run = commands.add_parser(
         "run", help="run the whole pipeline and write a run folder",
-        description="Stages: load, map, ngspice (ideal values), twin, round to E-series parts, "
-                    "ngspice (rounded parts), compare, export. Times in the design are in model "
-                    "units; [circuit] time_scale_s converts them to seconds.")
+        description="NPDE designs: load, map, ngspice (ideal values), twin, round to E-series "
+                    "parts, ngspice (rounded parts), compare, export. Times in the design are "
+                    "in model units, and [circuit] time_scale_s converts them to seconds. "
+                    "Crossbar designs ([network] or [hopfield]) train or store, map to "
+                    "crossbars and run ngspice and the twin on the same inputs.")
     run.add_argument("design", nargs="?", default=None, help=DESIGN_HELP)
     run.add_argument("--out", type=Path, default=None,
                      help="run folder to write (default: runs/<design name> under the "
-                          "current folder); an earlier run folder is replaced only when the "
+                          "current folder). An earlier run folder is replaced only when the "
                           "run succeeds, and any other non-empty folder is refused")
     run.add_argument("--quiet", action="store_true", help="print no stage progress")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                      help="log solver decisions and ngspice notes to stderr")
+
+
+def _add_validate_parser(commands) -> None:
     validate = commands.add_parser("validate", help="check a design without simulating",
                                    description="Load the design, build its circuit and check "
-                                               "it; print a summary.")
+                                               "it, then print a summary.")
     validate.add_argument("design", help="design file (.toml) or the name of a bundled design")
     validate.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                           help="log details to stderr")
-    commands.add_parser("designs", help="list the bundled designs",
-                        description="List the bundled designs with their descriptions.")
-    return parser
 
 
 def _command_run(args) -> int:

@@ -33,9 +33,9 @@ SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 class Design:
     """A validated design: the NPDE, its circuit mapping and the simulation settings.
 
-    ``diffusion`` is set for plain diffusion designs, whose closed-form references need
-    it; ``analysis`` holds the optional ``[analysis]`` table (kind and settings), and
-    ``model_info`` the expected result that a generated model provides.
+    ``diffusion`` is set for plain diffusion designs because their closed-form references
+    need it. ``analysis`` is the optional ``[analysis]`` table (kind and settings), and
+    ``model_info`` is the expected result that a generated model provides.
     """
 
     name: str

@@ -59,7 +59,7 @@ class SpiceOptions:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SimulationSettings:
-    """How both simulators run a design.
+    """Settings that both simulators use for a design.
 
     Attributes:
         output_times: number of evenly spaced output times from 0 to the end time,

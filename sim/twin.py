@@ -151,24 +151,24 @@ def _stamp(data, position, fixed, rows, cols, vals, constant):
     if data["kind"] != "resistor":
         return
     g = 1.0 / data["value"]
-    for here, there in ((pos, neg), (neg, pos)):
-        if here not in position:
+    for node, other in ((pos, neg), (neg, pos)):
+        if node not in position:
             continue
-        i = position[here]
+        i = position[node]
         rows += [i]
         cols += [i]
         vals += [g]
-        if there in position:
+        if other in position:
             rows += [i]
-            cols += [position[there]]
+            cols += [position[other]]
             vals += [-g]
         else:
-            constant[i] += g * fixed[there]
+            constant[i] += g * fixed[other]
 
 
 def _stamp_vccs(data, position, fixed, rows, cols, vals, constant):
-    # gm (V(ctrl_pos) - V(ctrl_neg)) flows out of pos and into neg; in -G V + b form the
-    # node that receives it gets -gm on the ctrl_pos column.
+    # The current gm (V(ctrl_pos) - V(ctrl_neg)) flows out of pos and into neg. In the
+    # -G V + b form the receiving node therefore gets -gm in its ctrl_pos column.
     gm = data["value"]
     for node, sign in ((data["neg"], 1.0), (data["pos"], -1.0)):
         if node not in position:

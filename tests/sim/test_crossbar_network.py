@@ -50,7 +50,7 @@ def test_wire_resistance_twin_matches_spice(rng, layers):
 
 
 def test_netlist_distinct_conductances_within_levels(rng, layers):
-    """The quantized netlist holds at most `levels` distinct device conductances."""
+    """The quantized netlist contains at most `levels` distinct device conductances."""
     network = build_crossbar_network(layers, DeviceSpec(levels=4), seed=None, max_rows=8,
                                      max_cols=8)
     text = crossbar_netlist(network, rng.uniform(0, 1, size=(2, 12)), "xbar")

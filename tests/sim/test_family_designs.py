@@ -107,7 +107,7 @@ def test_mlp_circuit_settles_to_torch_output(simulator):
 
 
 def test_bjt_cells_are_simulated(tmp_path):
-    """With tanh_cell = bjt the netlist holds transistor pairs and ngspice departs from tanh."""
+    """With tanh_cell = bjt the netlist has transistor pairs and ngspice departs from tanh."""
     result = run_design("mlp_from_torch_bjt", export=lambda r: export_run(r, tmp_path / "run"))
     netlist = (tmp_path / "run" / "netlist.cir").read_text()
     assert re.search(r"^q_1 c1 bp tail", netlist, flags=re.MULTILINE)

@@ -112,7 +112,7 @@ def test_bom_counts_every_component(heat2d_folder):
 
 
 def test_run_folder_has_every_file(heat2d_folder):
-    """The run folder holds the netlists, BOM, results, report and plots."""
+    """The run folder contains the netlists, BOM, results, report and plots."""
     out, _ = heat2d_folder
     for name in ("netlist.cir", "netlist_quantized.cir", "bom.csv", "results.json",
                  "report.md", "fields.png", "errors.png", "waveforms.csv"):

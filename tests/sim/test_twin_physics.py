@@ -1,4 +1,4 @@
-"""The twin on small circuits with closed-form answers."""
+"""The twin on small circuits with closed-form solutions."""
 
 import networkx as nx
 import numpy as np
