@@ -70,6 +70,9 @@ def _add_run_parser(commands) -> None:
                           "current folder). An earlier run folder is replaced only when the "
                           "run succeeds, and any other non-empty folder is refused")
     run.add_argument("--quiet", action="store_true", help="print no stage progress")
+    run.add_argument("--fresh", action="store_true",
+                     help="train from the start, ignoring checkpoints that a stopped run "
+                          "left beside the run folder")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                      help="log solver decisions and ngspice notes to stderr")
 
@@ -94,6 +97,13 @@ def _command_run(args) -> int:
     out = args.out if args.out is not None else Path("runs") / design.name
     check_target(out)
     tracker = None if args.quiet else StageTracker()
+    if hasattr(design, "job"):
+        from npdehw.jobs import job_module
+
+        lines = job_module(design.job).run(design, out, quiet=args.quiet, fresh=args.fresh)
+        print(f"run folder: {out}")
+        print("\n".join(lines))
+        return 0
     if hasattr(design, "network"):
         return _run_network(design, out, tracker)
     if hasattr(design, "neurons"):
@@ -151,6 +161,9 @@ def _command_validate(args) -> int:
     from npdehw.pipeline import round_design
 
     design = load_design(args.design)
+    if hasattr(design, "job"):
+        print(f"{design.source}: valid; {design.name}, {design.summary()}")
+        return 0
     if hasattr(design, "neurons"):
         print(f"{design.source}: valid; {design.name}, Hopfield network of "
               f"{design.neurons} neurons storing {design.patterns} patterns")

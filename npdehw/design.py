@@ -16,6 +16,7 @@ from pathlib import Path
 
 from npdehw.design_npde import parse_npde
 from npdehw.errors import DesignError, SpecError
+from npdehw.jobs import JOBS, job_module
 from npdehw.hw.mapping import CircuitMapping
 from npdehw.models.diffusion import DiffusionNPDE
 from npdehw.models.npde import NPDE
@@ -105,6 +106,11 @@ def _parse(root: Table, path: Path) -> Design:
     description = root.string("description", default="")
     if any(ch in description for ch in "\r\n"):
         raise SpecError("description", "must be one line; remove the line breaks")
+    job = next((table for table in JOBS if root.has(table)), None)
+    if job is not None and not root.has("npde"):
+        design = job_module(job).parse(root, name, description, path)
+        root.finish()
+        return design
     if root.has("hopfield") and not root.has("npde"):
         from npdehw.hopfield_job import parse_hopfield_design
 

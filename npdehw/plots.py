@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_errors", "plot_fields"]
+__all__ = ["plot_errors", "plot_fields", "plot_loss"]
 
 _COLUMNS = (("spice", "ngspice"), ("twin", "twin"), ("reference", "exact semi-discrete"))
 
@@ -99,5 +99,29 @@ def plot_errors(result, path: Path) -> None:
     axis.set_title(f"{result.design.name}: errors")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_loss(histories: dict, path: Path, ylabel: str = "loss") -> None:
+    """Plot the training loss per epoch of each named history on a log axis.
+
+    ``histories`` maps a label to a ``History`` or its ``as_dict()``; a dashed line
+    shows the monitored (validation) value where it differs from the training loss.
+    """
+    figure, axis = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
+    for label, history in histories.items():
+        record = history if isinstance(history, dict) else history.as_dict()
+        epochs = np.arange(1, len(record["loss"]) + 1)
+        line, = axis.plot(epochs, record["loss"], label=label)
+        if record["monitored"] != record["loss"]:
+            axis.plot(epochs, record["monitored"], "--", color=line.get_color(),
+                      label=f"{label} (validation)")
+        if record.get("best_epoch"):
+            axis.axvline(record["best_epoch"], color=line.get_color(), alpha=0.3)
+    axis.set_yscale("log")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(ylabel)
+    axis.legend(fontsize=7)
     figure.savefig(path, dpi=110)
     plt.close(figure)
