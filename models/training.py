@@ -133,7 +133,8 @@ def fit(parameters, batches: Batches, spec: TrainSpec, *, validate=None,
     Args:
         parameters: a ``torch.nn.Module`` or a list of leaf tensors with ``requires_grad``.
         batches: ``batches(epoch)`` yields, for each step of that 0-based epoch, a
-            function that returns the scalar loss of one batch.
+            function that returns the scalar loss of one batch. The epoch's training
+            loss is the mean of these losses, each measured before its step.
         validate: optional function returning a float that early stopping watches
             (lower is better); it runs without gradients after each epoch.
         checkpoint: file to resume from when it matches ``fingerprint`` and the spec,
@@ -189,7 +190,7 @@ def _run_epoch(optimizer, tensors, steps, epoch) -> float:
             value.backward()
             return value
 
-        value = float(optimizer.step(closure))
+        value = float(optimizer.step(closure).detach())
         if not math.isfinite(value) or not all(torch.isfinite(t).all() for t in tensors):
             raise TrainingError(f"the loss became {value} in epoch {epoch + 1}; lower "
                                 "training.learning_rate or use another optimizer")
