@@ -45,7 +45,8 @@ class BoundedPositive(torch.nn.Module):
         return torch.log(share) - torch.log1p(-share)
 
     def forward(self) -> torch.Tensor:
-        return self.low * torch.exp(torch.sigmoid(self.raw) * math.log(self.high / self.low))
+        values = self.low * torch.exp(torch.sigmoid(self.raw) * math.log(self.high / self.low))
+        return values.clamp(self.low, self.high)  # round-off can pass ``high`` by 1 ulp
 
     def set_values(self, values) -> None:
         """Move the parameter to ``values`` (clipped into the range)."""
