@@ -12,7 +12,7 @@ __all__ = ["BOM_COLUMNS", "bill_of_materials", "bom_csv"]
 
 BOM_COLUMNS = ("designators", "kind", "value", "unit", "series", "tolerance", "quantity")
 _UNITS = {"resistor": "ohm", "capacitor": "F", "vsource": "V", "isource": "A", "vccs": "S",
-          "bsource": "A", "bvsource": "V"}
+          "bsource": "A", "bvsource": "V", "opamp": "V/V"}
 
 
 def _designator_order(designator: str):
@@ -40,6 +40,9 @@ def bill_of_materials(graph: nx.MultiGraph) -> list[dict]:
             # A behavioural source is one analog function block per node. Its output is an
             # expression, not a value, so the row groups the blocks by PDE term.
             kind, value = f"bsource ({data['term']})", float("nan")
+        if kind == "vcvs":
+            # A VCVS is the macro model of an op-amp, and its value is the open-loop gain.
+            kind = "opamp"
         group = (kind, value, data.get("series", ""), data.get("tolerance", ""))
         groups.setdefault(group, []).append(key)
     rows = _cell_rows(graph)

@@ -152,8 +152,11 @@ def fit(parameters, batches: Batches, spec: TrainSpec, *, validate=None,
     start = time.perf_counter()
     bar = tqdm(total=spec.epochs, initial=len(history.loss), desc=label, unit="epoch",
                file=sys.stderr, disable=not progress, leave=False)
+    if history.resumed_at and state.since_best >= spec.patience > 0:
+        history.stopped_early = True
     try:
-        for epoch in range(len(history.loss), spec.epochs):
+        last = len(history.loss) if history.stopped_early else spec.epochs
+        for epoch in range(len(history.loss), last):
             loss = _run_epoch(optimizer, tensors, batches(epoch), epoch)
             monitored = loss if validate is None else float(_no_grad(validate))
             history.loss.append(loss)

@@ -113,3 +113,19 @@ def test_bounded_values_stay_in_range_under_any_step():
     assert 1e-6 <= result.min() and result.max() <= 1e-4
     values.set_values([2e-6, 7e-5])
     assert values().detach().numpy() == pytest.approx([2e-6, 7e-5], rel=1e-9)
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    spec = TrainSpec(optimizer="sgd", learning_rate=0.1, momentum=0.0, epochs=50, patience=4)
+
+    def train():
+        return fit([weight], lambda e: [lambda: -weight.sum()], spec,
+                   validate=lambda: float((weight - 0.3) ** 2),
+                   checkpoint=tmp_path / "c.pt", progress=False)
+
+    first = train()
+    again = train()
+    assert again.stopped_early
+    assert len(again.loss) == len(first.loss) == 7
+    assert weight.item() == pytest.approx(0.3)
