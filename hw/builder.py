@@ -29,7 +29,7 @@ import networkx as nx
 import numpy as np
 import torch
 
-from npdehw.hw.graph import GROUND, _Designators, _add_component
+from npdehw.hw.graph import GROUND, _Designators, _add_component, paused_gc
 from npdehw.hw.mapping import CircuitMapping
 from npdehw.hw.netlist import format_value
 from npdehw.models.npde import NPDE, activation_torch
@@ -76,14 +76,15 @@ def build_circuit(npde: NPDE, mapping: CircuitMapping) -> nx.MultiGraph:
     graph = nx.MultiGraph(title="npde", time_scale_s=mapping.time_scale_s,
                           voltage_scale_v=mapping.voltage_scale_v)
     graph.add_node(GROUND, kind="ground")
-    builder = _Builder(graph, npde, mapping)
-    builder.add_nodes()
-    for term in npde.linear:
-        builder.add_linear(term)
-    for term in npde.reactions:
-        builder.add_reaction(term)
-    for term in npde.nonlocal_terms:
-        builder.add_nonlocal(term)
+    with paused_gc():
+        builder = _Builder(graph, npde, mapping)
+        builder.add_nodes()
+        for term in npde.linear:
+            builder.add_linear(term)
+        for term in npde.reactions:
+            builder.add_reaction(term)
+        for term in npde.nonlocal_terms:
+            builder.add_nonlocal(term)
     return graph
 
 
@@ -102,10 +103,12 @@ class _Builder:
     def add_nodes(self):
         initial = self.npde.initial_state()
         source = self.npde.source_state()
-        indices = list(self.npde.grid.indices()) * len(self.npde.fields)
+        fields = self.npde.fields
+        indices = list(self.npde.grid.indices()) * len(fields)
+        # NPDE.n_nodes sums the grid's active mask on every call, so it is read once here.
+        n_nodes = self.npde.n_nodes
         for k, name in enumerate(self.names):
-            self.graph.add_node(name, kind="state", index=indices[k],
-                                field=self.npde.fields[k // self.npde.n_nodes])
+            self.graph.add_node(name, kind="state", index=indices[k], field=fields[k // n_nodes])
             self.add("capacitor", name, GROUND, self.mapping.capacitance_f, "node_capacitance",
                      ic=self.mapping.to_volts(initial[k]))
             if source[k] != 0.0:
