@@ -189,3 +189,62 @@ def accuracy(model: nn.Module | Callable, X: np.ndarray, y: np.ndarray) -> float
         The accuracy in [0, 1].
     """
     return float(np.mean(predict(model, X) == np.asarray(y).astype(np.int64)))
+
+
+def fit_mlp(X: np.ndarray, y: np.ndarray, spec, *, hidden: int = 32,
+            activation: str = "tanh", weight_decay: float = 1e-3,
+            weight_limit: float | None = None, checkpoint=None, fingerprint: str = "",
+            progress: bool = False):
+    """Train a ``64 -> hidden -> 10`` MLP with ``npdehw.models.training.fit``.
+
+    The loss is the cross-entropy plus ``weight_decay / 2`` times the squared norm of
+    every weight and bias, which gives the same gradient as ``train_mlp``'s Adam
+    ``weight_decay``. With ``weight_limit`` every weight and bias is clipped to
+    ``[-weight_limit, weight_limit]`` before each step's forward pass and once more at
+    the end. ``spec.seed`` seeds the initial weights and ``spec`` the batches. Training
+    runs on one torch thread, as in ``train_mlp``.
+
+    Args:
+        X, y: inputs of shape ``(n, 64)`` and class labels of shape ``(n,)``.
+        spec: a ``npdehw.models.training.TrainSpec``.
+        checkpoint, fingerprint, progress: passed to ``fit``.
+
+    Returns:
+        ``(module, history)``: the ``nn.Sequential(Linear, activation, Linear)`` in
+        float64 and eval mode, and fit's ``History``.
+    """
+    from npdehw.models.qat import one_thread
+    from npdehw.models.training import epoch_order, fit
+
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"invalid activation {activation!r}: expected one of "
+                         f"{sorted(ACTIVATIONS)}")
+    inputs = torch.as_tensor(np.asarray(X), dtype=torch.float64)
+    labels = torch.as_tensor(np.asarray(y)).long()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        module = nn.Sequential(nn.Linear(N_INPUTS, hidden), ACTIVATIONS[activation](),
+                               nn.Linear(hidden, N_CLASSES)).double()
+    loss_fn = nn.CrossEntropyLoss()
+
+    def clip():
+        if weight_limit is not None:
+            with torch.no_grad():
+                for parameter in module.parameters():
+                    parameter.clamp_(-weight_limit, weight_limit)
+
+    def batch_loss(batch):
+        clip()
+        penalty = sum((parameter**2).sum() for parameter in module.parameters())
+        return loss_fn(module(inputs[batch]), labels[batch]) + 0.5 * weight_decay * penalty
+
+    def batches(epoch):
+        for batch in epoch_order(len(inputs), spec, epoch):
+            yield lambda batch=batch: batch_loss(batch)
+
+    module.train()
+    with one_thread():
+        history = fit(module, batches, spec, checkpoint=checkpoint, fingerprint=fingerprint,
+                      label="float network", progress=progress)
+    clip()
+    return module.eval(), history

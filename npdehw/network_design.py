@@ -7,7 +7,12 @@ A design with a ``[network]`` table (and no ``[npde]``) is read here:
   ngspice runs (``samples``) and runs with wire resistance (``wire_samples``);
 - ``[crossbar]``: the device (conductance range in siemens, levels and their spacing,
   programming noise, stuck-at rates), the wire resistance per cell segment in ohms,
-  the read voltage, the readout and the tile size.
+  the read voltage, the readout and the tile size;
+- ``[training]`` (optional): how the float network trains, and its sub-tables
+  ``[training.qat]`` (quantization-aware training at each of ``levels``) and
+  ``[training.physics_aware]`` (training with ngspice in the forward pass, on a
+  crossbar with a column sense resistance of ``sense_ohm`` that the twin leaves out).
+  Each takes the keys of ``npdehw.training_setup.parse_training``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from pathlib import Path
 from npdehw.errors import SpecError
 from npdehw.hw.crossbar_circuit import READOUTS, Readout
 from npdehw.hw.devices import DeviceSpec
+from npdehw.models.training import TrainSpec
+from npdehw.network_training_design import NetworkTraining, parse_network_training
 from npdehw.tomlkeys import Table
 
 __all__ = ["NetworkDesign", "NetworkSettings", "parse_network_design"]
@@ -63,6 +70,8 @@ class NetworkDesign:
     read_v: float
     max_rows: int
     max_cols: int
+    training: NetworkTraining = NetworkTraining(spec=TrainSpec(
+        optimizer="adam", learning_rate=0.01, epochs=80, batch_size=64))
 
 
 def parse_network_design(root: Table, name: str, description: str, path: Path) -> NetworkDesign:
@@ -92,9 +101,11 @@ def parse_network_design(root: Table, name: str, description: str, path: Path) -
         raise SpecError(table.key("max_rows"), f"tiles need at least 1 row and 2 columns, got "
                         f"{max_rows} x {max_cols}")
     table.finish()
+    training = parse_network_training(root.table("training", optional=True), network,
+                                      device)
     return NetworkDesign(name=name, description=description, source=path, network=network,
                          device=device, readout=readout, wire_ohm=wire_ohm, read_v=read_v,
-                         max_rows=max_rows, max_cols=max_cols)
+                         max_rows=max_rows, max_cols=max_cols, training=training)
 
 
 def _parse_network(table: Table) -> NetworkSettings:

@@ -13,6 +13,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from npdehw.export import _versions  # noqa: E402
 from npdehw.hw.bom import bom_csv  # noqa: E402
 from npdehw.hw.crossbar import programming_table_csv, tile_mapping  # noqa: E402
+from npdehw.network_qat import crossbar_for  # noqa: E402
+from npdehw.network_training_report import plot_training, training_section  # noqa: E402
+from npdehw.network_writeback import (  # noqa: E402
+    trained_levels,
+    trained_parameters_csv,
+    trained_programming_table,
+)
+from npdehw.physics_aware import hardware_network  # noqa: E402
+from npdehw.plots import plot_loss  # noqa: E402
 from npdehw.runfolder import atomic_folder  # noqa: E402
 from npdehw.sim.crossbar_run import crossbar_netlist  # noqa: E402
 
@@ -85,7 +94,53 @@ def _report(result) -> str:
               "`programming_table.csv` (per device: tile, row, column, target and "
               "programmed conductance, level index); `bom.csv`; `results.json`.", "",
               "![accuracy](accuracy.png)", ""]
+    final = _final_network(result)
+    if final is not None:
+        lines += [f"The trained network to program is `{final}` "
+                  f"({trained_levels(result.design, final)} levels): "
+                  "`netlist_trained.cir` (with the sense resistance where physics-aware "
+                  "training ran) and `programming_table_trained.csv` (with the parameter "
+                  "and epoch of each device); `bom.csv` lists its parts. "
+                  "`trained_parameters.csv` lists every "
+                  "trained network's devices: the PTQ value they started from, the "
+                  "trained value, the parameter and the epoch.", ""]
+    if len(result.histories) > 1 or "quantization" in metrics:
+        lines += training_section(result)
     return "\n".join(lines)
+
+
+def _final_network(result) -> str | None:
+    """Return the trained network to program: physics-aware, else QAT at the design's levels."""
+    if "physics_aware" in result.trained:
+        return "physics_aware"
+    name = f"qat_{result.design.device.levels}"
+    return name if name in result.trained else None
+
+
+def _trained_network(result, final: str):
+    layers = result.trained[final]
+    if final == "physics_aware":
+        sense_ohm = result.design.training.physics_aware.sense_ohm
+        return hardware_network(result.design, layers, sense_ohm)
+    return crossbar_for(result.design, layers)
+
+
+def _write_trained(result, folder: Path, inputs, network) -> None:
+    if len(result.trained) > 1:
+        (folder / "trained_parameters.csv").write_text(trained_parameters_csv(result))
+    labels = {"float": "float (with weight decay)"}
+    plot_loss({labels.get(name, name.replace("_", " ")): history
+               for name, history in result.histories.items()},
+              folder / "loss.png", ylabel="training loss (cross-entropy)")
+    if len(result.trained) > 1:
+        plot_training(result, folder / "training.png")
+    final = _final_network(result)
+    if final is None:
+        return
+    (folder / "netlist_trained.cir").write_text(crossbar_netlist(network, inputs,
+                                                                 result.design.name))
+    (folder / "programming_table_trained.csv").write_text(
+        trained_programming_table(result, final))
 
 
 def export_network_run(result, out: Path) -> Path:
@@ -98,11 +153,14 @@ def export_network_run(result, out: Path) -> Path:
         quantized = result.networks["quantized"]
         (folder / "programming_table.csv").write_text(_programming_table(quantized,
                                                                          result.design))
-        (folder / "bom.csv").write_text(bom_csv(quantized.graph))
+        final = _final_network(result)
+        built = quantized if final is None else _trained_network(result, final)
+        (folder / "bom.csv").write_text(bom_csv(built.graph))
         record = {"design": {"name": result.design.name, "file": str(result.design.source)},
                   "versions": _versions(), "metrics": result.metrics,
                   "timings_s": result.timings_s}
         (folder / "results.json").write_text(json.dumps(record, indent=2) + "\n")
         (folder / "report.md").write_text(_report(result))
         _plot_accuracy(result, folder / "accuracy.png")
+        _write_trained(result, folder, inputs, built)
     return Path(out)

@@ -123,6 +123,9 @@ def _instance():
                 "'apt-get install ngspice libngspice0-dev' or set NGSPICE_LIBRARY_PATH"
             ) from err
         _INSTANCE.messages = []
+        # ngspice sets the OpenMP thread count on every run, and torch in the same process
+        # shares that OpenMP runtime, so ngspice's default of 2 would also change torch's.
+        _INSTANCE.exec_command("set num_threads=1")
     return _INSTANCE
 
 

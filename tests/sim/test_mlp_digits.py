@@ -19,7 +19,8 @@ def digits_run(tmp_path_factory):
     """The design on 120 held-out samples, 2 of them with wire resistance, exported."""
     design = load_design("mlp_digits")
     design = dataclasses.replace(design, network=dataclasses.replace(
-        design.network, samples=120, wire_samples=2))
+        design.network, samples=120, wire_samples=2), training=dataclasses.replace(
+        design.training, qat=None, physics_aware=None))
     out = tmp_path_factory.mktemp("runs") / "digits"
     return run_network_design(design, export=lambda r: export_network_run(r, out)), out
 
