@@ -10,9 +10,12 @@ import math
 import re
 
 import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from npdehw.errors import CircuitError
-from npdehw.hw.graph import GROUND
+from npdehw.hw.graph import GROUND, paused_gc
 
 __all__ = ["SAFE_NAME", "check_circuit"]
 
@@ -31,28 +34,33 @@ def check_circuit(graph: nx.MultiGraph, *, needs_operating_point: bool = False) 
             point, which needs a resistive path to ground from every node. A
             transient started with ``uic`` only needs some path.
     """
-    _check_names(graph)
-    _check_values(graph)
-    _check_reaches_ground(graph, resistive=False)
-    _check_connected(graph)
-    if needs_operating_point:
-        _check_reaches_ground(graph, resistive=True)
+    with paused_gc():
+        # iter() first, because list() calls len() on networkx's edge view, which is a
+        # second pass over every edge.
+        edges = list(iter(graph.edges(keys=True, data=True)))
+        _check_names(graph, edges)
+        _check_values(edges)
+        numbering = _Numbering(graph)
+        _check_reaches_ground(graph, edges, numbering, resistive=False)
+        _check_connected(edges, numbering)
+        if needs_operating_point:
+            _check_reaches_ground(graph, edges, numbering, resistive=True)
 
 
-def _check_names(graph):
+def _check_names(graph, edges):
     for node in graph.nodes:
         if node != GROUND and not SAFE_NAME.match(str(node)):
             raise CircuitError(f"node name {node!r} is not in the alphabet [a-z0-9_] "
                                "starting with a letter; rename it")
-    for _, _, key, data in graph.edges(keys=True, data=True):
+    for _, _, key, data in edges:
         if not SAFE_NAME.match(str(key)):
             raise CircuitError(f"component name {key!r} is not in the alphabet [a-z0-9_]")
         if data.get("kind") not in _KINDS:
             raise CircuitError(f"component {key} has unknown kind {data.get('kind')!r}")
 
 
-def _check_values(graph):
-    for _, _, key, data in graph.edges(keys=True, data=True):
+def _check_values(edges):
+    for _, _, key, data in edges:
         value = data.get("value")
         if data.get("kind") in ("bsource", "bvsource"):
             _check_expression(key, data.get("expression"))
@@ -67,11 +75,52 @@ def _check_values(graph):
             raise CircuitError(f"capacitor {key} has a non-finite initial voltage {ic!r}")
 
 
-def _links(graph):
+class _Numbering:
+    """Integer indices of nets: the graph's nodes in order, then any net named only by a link.
+
+    Connectivity runs on ``scipy.sparse.csgraph`` over these indices, because building
+    a networkx graph of the links took most of the check's time on large grids.
+    """
+
+    def __init__(self, graph):
+        self.names = list(graph.nodes)
+        self.index = {node: k for k, node in enumerate(self.names)}
+
+    def numbers(self, nets: list) -> np.ndarray:
+        """Return the index of each net, numbering new ones in order after the others."""
+        index = self.index
+        try:
+            return np.array([index[net] for net in nets], dtype=np.int64)
+        except KeyError:
+            pass
+        for net in nets:
+            if net not in index:
+                index[net] = len(self.names)
+                self.names.append(net)
+        return np.array([index[net] for net in nets], dtype=np.int64)
+
+    def components(self, pairs: list, without=None) -> np.ndarray:
+        """Return the connected-component label of every net, linked by ``pairs``.
+
+        Pairs that touch the net ``without`` link nothing, but their other net is
+        still numbered.
+        """
+        ends = self.numbers([net for pair in pairs for net in pair])
+        rows, cols = ends[0::2], ends[1::2]
+        if without is not None:
+            skip = self.index[without]
+            keep = (rows != skip) & (cols != skip)
+            rows, cols = rows[keep], cols[keep]
+        size = len(self.names)
+        adjacency = sp.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)),
+                                  shape=(size, size))
+        return csgraph.connected_components(adjacency, directed=False)[1]
+
+
+def _links(edges):
     """Yield the node pairs each element ties together, control and input nodes included."""
-    terminals = {key: (data["pos"], data["neg"])
-                 for _, _, key, data in graph.edges(keys=True, data=True)}
-    for u, v, data in graph.edges(data=True):
+    terminals = {key: (data["pos"], data["neg"]) for _, _, key, data in edges}
+    for u, v, _, data in edges:
         yield u, v
         if data["kind"] in ("bsource", "bvsource"):
             out = data["pos"] if data["pos"] != GROUND else data["neg"]
@@ -87,12 +136,16 @@ def _links(graph):
                 yield node, out
 
 
+_VOLTAGE_READ = re.compile(r"v\(([a-z0-9_]+)\)")
+_CURRENT_READ = re.compile(r"i\(([a-z0-9_]+)\)")
+
+
 def _bsource_inputs(data):
-    return sorted(set(re.findall(r"v\(([a-z0-9_]+)\)", data["expression"])))
+    return sorted(set(_VOLTAGE_READ.findall(data["expression"])))
 
 
 def _bsource_ammeters(data):
-    return sorted(set(re.findall(r"i\(([a-z0-9_]+)\)", data["expression"])))
+    return sorted(set(_CURRENT_READ.findall(data["expression"])))
 
 
 _EXPRESSION = re.compile(r"^[a-z0-9_().,+\-*/ ]+$")
@@ -104,32 +157,37 @@ def _check_expression(key, expression):
                            f"characters [a-z0-9_().,+-*/ ]: {expression!r}")
 
 
-def _check_connected(graph):
-    links = nx.Graph()
-    links.add_nodes_from(graph.nodes)
-    links.add_edges_from(_links(graph))
-    without_ground = links.subgraph(n for n in links.nodes if n != GROUND)
-    parts = sorted(nx.connected_components(without_ground), key=len, reverse=True)
-    if len(parts) > 1:
-        stray = sorted(parts[1])[0]
-        raise CircuitError(f"node {stray} has no connection to the rest of the circuit "
-                           f"({len(parts) - 1} separate group(s) of nodes); connect it or "
-                           "remove it")
+def _check_connected(edges, numbering):
+    labels = numbering.components(list(_links(edges)), without=GROUND)
+    # Groups of nets other than ground, largest first. Equal sizes keep the order of
+    # their first net, as networkx's connected_components lists them.
+    keep = np.ones(len(labels), dtype=bool)
+    keep[numbering.index[GROUND]] = False
+    other_nets = np.flatnonzero(keep)
+    groups, first, sizes = np.unique(labels[other_nets], return_index=True,
+                                     return_counts=True)
+    if len(groups) < 2:
+        return
+    order = sorted(range(len(groups)), key=lambda g: (-sizes[g], first[g]))
+    members = other_nets[labels[other_nets] == groups[order[1]]]
+    stray = sorted(numbering.names[k] for k in members)[0]
+    raise CircuitError(f"node {stray} has no connection to the rest of the circuit "
+                       f"({len(groups) - 1} separate group(s) of nodes); connect it or "
+                       "remove it")
 
 
-def _check_reaches_ground(graph, *, resistive):
+def _check_reaches_ground(graph, edges, numbering, *, resistive):
     if GROUND not in graph:
         raise CircuitError("the circuit has no ground node '0'")
     kinds = ("resistor", "vsource", "vcvs", "bvsource") if resistive else _KINDS
-    paths = nx.Graph()
-    paths.add_nodes_from(graph.nodes)
-    paths.add_edges_from((u, v) for u, v, kind in graph.edges(data="kind") if kind in kinds)
-    reached = nx.node_connected_component(paths, GROUND)
-    for node in graph.nodes:
-        if node in reached:
-            continue
-        if resistive:
-            raise CircuitError(f"node {node} has no resistive path to ground, so the DC "
-                               "operating point is singular; add a resistor to ground or "
-                               "start the transient with uic")
-        raise CircuitError(f"node {node} has no path to ground; connect it to the circuit")
+    labels = numbering.components([(u, v) for u, v, _, data in edges if data["kind"] in kinds])
+    own = labels[:graph.number_of_nodes()]
+    unreached = np.flatnonzero(own != labels[numbering.index[GROUND]])
+    if len(unreached) == 0:
+        return
+    node = numbering.names[unreached[0]]
+    if resistive:
+        raise CircuitError(f"node {node} has no resistive path to ground, so the DC "
+                           "operating point is singular; add a resistor to ground or "
+                           "start the transient with uic")
+    raise CircuitError(f"node {node} has no path to ground; connect it to the circuit")

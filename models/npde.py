@@ -18,6 +18,7 @@ model units.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 
@@ -150,8 +151,9 @@ class NPDE:
         if name not in self.fields:
             raise SpecError(where, f"unknown field {name!r}; the fields are {list(self.fields)}")
 
-    @property
+    @functools.cached_property
     def n_nodes(self) -> int:
+        """Number of active grid nodes, counted once because the NPDE and its grid are frozen."""
         return int(self.grid.active().sum())
 
     @property
