@@ -13,6 +13,8 @@ from pathlib import Path
 
 from npdehw import __version__
 from npdehw.errors import CircuitError, DesignError, SimulationError
+from npdehw.stages import StageTracker
+from npdehw.sweep_cli import add_sweep_parser, command_sweep
 
 __all__ = ["main"]
 
@@ -20,22 +22,6 @@ logger = logging.getLogger("npdehw")
 
 DESIGN_HELP = ("design file (.toml) or the name of a bundled design; "
                "default: heat2d, a 32 x 32 heat-equation grid")
-
-
-class StageTracker:
-    """Prints one line per pipeline stage to stderr."""
-
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-
-    def start(self, stage: str, number: int, total: int) -> None:
-        print(f"[{number}/{total}] {stage} ...", end="", file=self.stream, flush=True)
-
-    def done(self, stage: str, seconds: float) -> None:
-        print(f" {seconds:.2f} s", file=self.stream, flush=True)
-
-    def failed(self, stage: str) -> None:
-        print(" failed", file=self.stream, flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_parser(commands)
     _add_validate_parser(commands)
+    add_sweep_parser(commands)
     commands.add_parser("designs", help="list the bundled designs",
                         description="List the bundled designs with their descriptions.")
     return parser
@@ -75,6 +62,29 @@ def _add_run_parser(commands) -> None:
                           "left beside the run folder")
     run.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                      help="log solver decisions and ngspice notes to stderr")
+    tiles = run.add_argument_group(
+        "ngspice in tiles (grid designs)",
+        "With --spice tiles, ngspice runs the ideal and the rounded circuit tile by tile on "
+        "a Dask cluster instead of as one circuit. Each tile's halo nodes are driven by the "
+        "twin's voltages, so agreement with the twin checks every tile circuit but not the "
+        "twin's voltages at the tile boundaries.")
+    tiles.add_argument("--spice", choices=("full", "tiles"), default="full",
+                       help="full (default): one ngspice run per circuit; tiles: ngspice in "
+                            "tiles, stitched back together for the comparison")
+    tiles.add_argument("--tiles", default=None, metavar="NxM",
+                       help="tiles per grid axis, such as 4x4 (2-D) or 4 (1-D); default: "
+                            "blocks of at most 625 grid nodes")
+    tiles.add_argument("--workers", default=None, metavar="N",
+                       help="worker processes of the local Dask cluster, one ngspice each "
+                            "(default: 2)")
+    tiles.add_argument("--halo-rtol", default=None, metavar="X",
+                       help="largest deviation of a halo source from the twin, relative to "
+                            "the twin's peak voltage (default: 1e-5; 0 puts a PWL corner at "
+                            "every twin step)")
+    tiles.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="address of a running Dask scheduler to use in place of a local "
+                            "cluster, such as tcp://127.0.0.1:8786; its workers need npdehw "
+                            "and ngspice")
 
 
 def _add_validate_parser(commands) -> None:
@@ -90,10 +100,25 @@ def _command_run(args) -> int:
     from npdehw.design import load_design
     from npdehw.export import export_run
     from npdehw.pipeline import run_design
+    from npdehw.pipeline_tiles import TileOptionError, tile_options
 
     from npdehw.runfolder import check_target
 
+    tiles = tile_options(args.spice, tiles=args.tiles, workers=args.workers,
+                         halo_rtol=args.halo_rtol, scheduler=args.scheduler)
     design = load_design(args.design)
+    if hasattr(design, "job"):
+        not_grid = f"{design.job} job"
+    elif hasattr(design, "network"):
+        not_grid = "crossbar network"
+    elif hasattr(design, "neurons"):
+        not_grid = "Hopfield crossbar"
+    else:
+        not_grid = None
+    if tiles is not None and not_grid is not None:
+        raise TileOptionError(f"--spice tiles: {design.source} is a {not_grid} design, and "
+                              "ngspice in tiles applies only to grid designs ([npde]); leave "
+                              "out --spice tiles")
     out = args.out if args.out is not None else Path("runs") / design.name
     check_target(out)
     tracker = None if args.quiet else StageTracker()
@@ -105,13 +130,21 @@ def _command_run(args) -> int:
         print("\n".join(lines))
         return 0
     if hasattr(design, "network"):
-        return _run_network(design, out, tracker)
+        return _run_network(design, out, tracker, args.fresh)
     if hasattr(design, "neurons"):
         return _run_hopfield(design, out, args.quiet)
-    result = run_design(design, tracker=tracker, export=lambda r: export_run(r, out))
+    if tiles is not None and not getattr(args, "verbose", False):
+        import distributed  # noqa: F401  (importing it sets its loggers' levels)
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    result = run_design(design, tracker=tracker, export=lambda r: export_run(r, out),
+                        tiles=tiles)
     print(f"run folder: {out}")
     for line in summary_lines(result.metrics):
         print(line)
+    if result.tiles is not None:
+        for label in ("ideal", "rounded"):
+            print(f"ngspice tiles ({label}): {result.tiles[label].summary()}")
     return 0
 
 
@@ -130,18 +163,32 @@ def _run_hopfield(design, out, quiet) -> int:
     return 0
 
 
-def _run_network(design, out, tracker) -> int:
+def _run_network(design, out, tracker, fresh: bool) -> int:
     from npdehw.network_export import export_network_run
     from npdehw.network_pipeline import run_network_design
+    from npdehw.training_setup import TrainingSetup, clear_checkpoints
 
+    setup = TrainingSetup(out, design.source, fresh)
     result = run_network_design(design, tracker=tracker,
-                                export=lambda r: export_network_run(r, out))
+                                export=lambda r: export_network_run(r, out), setup=setup,
+                                progress=tracker is not None)
+    clear_checkpoints(out)
     print(f"run folder: {out}")
-    print(f"float network: accuracy {result.metrics['float_accuracy_full_test_set']:.4f}")
-    for name, entry in result.metrics["variants"].items():
+    metrics = result.metrics
+    print(f"float network: accuracy {metrics['float_accuracy_full_test_set']:.4f}")
+    for name, entry in metrics["variants"].items():
         spice = entry.get("spice_accuracy")
         spice_text = f", ngspice {spice:.4f} on {entry['spice_samples']}" if spice is not None else ""
         print(f"{name}: twin accuracy {entry['twin_accuracy']:.4f}{spice_text}")
+    for levels, methods in metrics.get("quantization", {}).get("levels", {}).items():
+        print(f"{levels} levels, quantized, ngspice: " + ", ".join(
+            f"{method.upper()} {variants['quantized']['spice_accuracy']:.4f}"
+            for method, variants in methods.items()))
+    aware = metrics.get("physics_aware")
+    if aware:
+        print(f"physics-aware, ngspice with {aware['sense_ohm']:g} ohm sense resistance: "
+              f"{aware['spice_accuracy_before']:.4f} before, {aware['spice_accuracy_after']:.4f} "
+              f"after (twin {aware['twin_accuracy']:.4f})")
     return 0
 
 
@@ -210,7 +257,7 @@ def _main(argv) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     command = {"run": _command_run, "validate": _command_validate,
-               "designs": _command_designs}[args.command]
+               "designs": _command_designs, "sweep": command_sweep}[args.command]
     try:
         return command(args)
     except (DesignError, CircuitError, FileExistsError) as err:

@@ -23,7 +23,8 @@ from npdehw.models.npde import NPDE
 from npdehw.sim.settings import MAX_STEPS, Probe, SimulationSettings, SpiceOptions
 from npdehw.tomlkeys import Table
 
-__all__ = ["BUNDLED", "Design", "bundled_designs", "load_design", "resolve_design"]
+__all__ = ["BUNDLED", "Design", "bundled_designs", "load_design", "parse_mapping", "parse_spice",
+           "resolve_design"]
 
 BUNDLED = Path(__file__).resolve().parent.parent / "designs"
 DEFAULT_DESIGN = "heat2d"
@@ -124,7 +125,7 @@ def _parse(root: Table, path: Path) -> Design:
         root.finish()
         return design
     npde, diffusion, model_info = parse_npde(root.table("npde"))
-    mapping = _parse_mapping(root.table("circuit"))
+    mapping = parse_mapping(root.table("circuit"))
     simulation = _parse_simulation(root.table("simulation", optional=True), npde)
     _check_budget(npde, simulation)
     analysis = _parse_analysis(root.table("analysis")) if root.has("analysis") else None
@@ -167,7 +168,7 @@ def _parse_analysis(table: Table) -> dict:
     return {"kind": kind, **settings}
 
 
-def _parse_mapping(table: Table) -> CircuitMapping:
+def parse_mapping(table: Table) -> CircuitMapping:
     kwargs = {}
     for key in ("time_scale_s", "voltage_scale_v", "capacitance_f"):
         if table.has(key) or key == "time_scale_s":
@@ -193,7 +194,7 @@ def _parse_simulation(table: Table, npde: NPDE) -> SimulationSettings:
     if table.has("probes"):
         kwargs["probes"] = tuple(_parse_probe(item, npde) for item in table.tables("probes"))
     if table.has("spice"):
-        kwargs["spice"] = _parse_spice(table.table("spice"))
+        kwargs["spice"] = parse_spice(table.table("spice"))
     settings = table.build(SimulationSettings, **kwargs)
     table.finish()
     return settings
@@ -216,7 +217,7 @@ def _parse_probe(table: Table, npde: NPDE) -> Probe:
     return Probe(name=name, index=index, field=field)
 
 
-def _parse_spice(table: Table) -> SpiceOptions:
+def parse_spice(table: Table) -> SpiceOptions:
     kwargs = {}
     if table.has("method"):
         kwargs["method"] = table.string("method")

@@ -19,7 +19,7 @@ from npdehw.report import write_report
 from npdehw.runfolder import atomic_folder
 from npdehw.sim.ngspice import ngspice_version
 
-__all__ = ["RUN_FILES", "export_run", "results_record"]
+__all__ = ["RUN_FILES", "TILES_NOTE", "export_run", "results_record", "tiles_record"]
 
 RUN_FILES = ("netlist.cir", "netlist_quantized.cir", "bom.csv", "results.json", "report.md",
              "waveforms.csv", "fields.png", "errors.png")
@@ -51,8 +51,52 @@ def rounding_summary(result) -> dict:
     return summary
 
 
+TILES_NOTE = ("ngspice ran each circuit in tiles, not as one circuit. Every tile simulated "
+              "its own block of grid nodes, with the neighbouring grid nodes (its halo) "
+              "driven by the twin's voltages as piecewise-linear sources, and the tiles' own "
+              "nodes were stitched back together. Every ngspice figure in the metrics uses "
+              "the stitched tiles. Agreement with the twin shows that each tile circuit, "
+              "given the twin's voltages at its boundary, computes in SPICE what the twin "
+              "computes; it does not check the twin's boundary voltages themselves, which "
+              "one ngspice run of the whole circuit (--spice full) does.")
+
+
+def _tile_report_record(report) -> dict:
+    """Return a TileReport's agreement, per-tile rows and timings, ready for JSON."""
+    per_tile = [{**row, "block": [list(bounds) for bounds in row["block"]]}
+                for row in report.per_tile]
+    # The run's one cluster starts before the first circuit, so its start time is in
+    # the cluster record and not in each circuit's timings.
+    timings = {key: value for key, value in report.timings_s.items() if key != "cluster_start"}
+    return {"summary": report.summary(), "metrics": report.metrics,
+            "worst_tile_relative_l2": max(row["relative_l2"] for row in report.per_tile),
+            "per_tile": per_tile, "timings_s": timings}
+
+
+def tiles_record(tiles: dict) -> dict:
+    """Return the record of ngspice in tiles: the split, the cluster and both circuits."""
+    options = tiles["options"]
+    ideal = tiles["ideal"]
+    return {"note": TILES_NOTE, "tiles": list(tiles["counts"]), "overlap": ideal.overlap,
+            "halo_rtol": options.halo_rtol,
+            "halo_source": "the twin of the same circuit (ideal or rounded)",
+            "twin": {"method": ideal.options["twin_method"],
+                     "steps": ideal.options["twin_steps"]},
+            "cluster": tiles["cluster"],
+            "ideal": _tile_report_record(ideal),
+            "rounded": _tile_report_record(tiles["rounded"])}
+
+
 def results_record(result) -> dict:
     """Return the JSON-ready record of a run: metrics, run record, timings."""
+    record = _run_record(result)
+    if result.tiles is not None:
+        record["spice_mode"] = "tiles"
+        record["spice_tiles"] = tiles_record(result.tiles)
+    return record
+
+
+def _run_record(result) -> dict:
     design = result.design
     return {
         "design": {"name": design.name, "description": design.description,

@@ -19,6 +19,7 @@ import dataclasses
 import math
 from pathlib import Path
 
+from npdehw.design import parse_spice
 from npdehw.errors import SpecError
 from npdehw.hw.mapping import SERIES_NAMES
 from npdehw.models.rc_twin import METHODS
@@ -189,7 +190,7 @@ def parse(root: Table, name: str, description: str, path: Path) -> InverseDesign
     if table.has("probes"):
         kwargs["probes"] = tuple(tuple(item) for item in table.list_of_int_lists("probes"))
     if table.has("spice"):
-        kwargs["spice"] = _parse_spice(table.table("spice"))
+        kwargs["spice"] = parse_spice(table.table("spice"))
 
     training = parse_training(root.table("training", optional=True),
                               **dataclasses.asdict(InverseDesign.training))
@@ -197,18 +198,6 @@ def parse(root: Table, name: str, description: str, path: Path) -> InverseDesign
                          training=training, **kwargs)
     table.finish()
     return design
-
-
-def _parse_spice(table: Table) -> SpiceOptions:
-    kwargs = {}
-    if table.has("method"):
-        kwargs["method"] = table.string("method")
-    for key in ("reltol", "abstol_a", "vntol_v", "max_step"):
-        if table.has(key):
-            kwargs[key] = table.number(key)
-    options = table.build(SpiceOptions, **kwargs)
-    table.finish()
-    return options
 
 
 def run(design: InverseDesign, out: Path, *, quiet: bool = False,

@@ -8,8 +8,6 @@ shape ``(n_excitations, n_times, n_probes)`` in volts.
 from __future__ import annotations
 
 import dataclasses
-import sys
-import time
 
 import networkx as nx
 import numpy as np
@@ -29,6 +27,7 @@ from npdehw.models.smooth_field import smooth_factors
 from npdehw.models.training import epoch_order, fit
 from npdehw.sim.compare import error_metrics
 from npdehw.sim.probe_record import record_probes
+from npdehw.stages import SilentTracker, Stages, StageTracker
 
 __all__ = ["InverseProblem", "InverseResult", "LOSS_UNIT", "build_problem", "run_inverse"]
 
@@ -117,35 +116,19 @@ def build_problem(design) -> InverseProblem:
                           [position[p] for p in probes], times)
 
 
-class _Stages:
-    """Prints ``[k/n] stage ... seconds`` lines to stderr and keeps the timings.
-
-    Torch runs each stage on one thread: on a loaded 2-core machine, two threads
-    made the twin's backward pass up to 20 times slower. The setting is made per
-    stage because every ngspice run sets the OpenMP thread count, which torch
-    shares (``npdehw.sim.ngspice``).
-    """
-
-    def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.number, self.timings = total, quiet, 0, {}
-
-    def run(self, name, function, *args, **kwargs):
-        self.number += 1
-        if not self.quiet:
-            print(f"[{self.number}/{self.total}] {name} ...", file=sys.stderr, flush=True)
-        start = time.perf_counter()
-        with single_thread():
-            value = function(*args, **kwargs)
-        self.timings[name] = time.perf_counter() - start
-        if not self.quiet:
-            print(f"[{self.number}/{self.total}] {name}: {self.timings[name]:.1f} s",
-                  file=sys.stderr, flush=True)
-        return value
-
-
 def run_inverse(design, setup, *, quiet: bool = False) -> InverseResult:
-    """Run every stage of the inverse job with the run's ``TrainingSetup``."""
-    stages = _Stages(5 + len(design.noise_levels), quiet)
+    """Run every stage of the inverse job with the run's ``TrainingSetup``.
+
+    Torch runs on one thread: on a loaded 2-core machine two threads made the twin's
+    backward pass up to 20 times slower.
+    """
+    with single_thread():
+        return _run_stages(design, setup, quiet)
+
+
+def _run_stages(design, setup, quiet: bool) -> InverseResult:
+    tracker = SilentTracker() if quiet else StageTracker(lines=True)
+    stages = Stages(tracker, 5 + len(design.noise_levels))
     problem = stages.run("build hidden and guess circuits", build_problem, design)
     analysis = _analysis(design, problem)
     record = stages.run("record the hidden circuit in ngspice", record_probes, problem.hidden,
@@ -243,8 +226,7 @@ def _verify(design, problem, analysis, trained, rounded) -> dict[str, np.ndarray
         voltages[label] = record_probes(graph, problem.start_maps(), problem.time_s,
                                         problem.probes, analysis, title=design.name).voltages
     starts = torch.from_numpy(problem.starts)
-    # The ngspice runs above set the OpenMP thread count that torch shares (see _Stages).
-    with torch.no_grad(), single_thread():
+    with torch.no_grad():
         for label, graph in (("digital_twin", trained), ("hidden_twin", problem.hidden)):
             voltages[label] = _trajectory(RCTwin(graph, ()), design, problem,
                                           starts).numpy()

@@ -31,7 +31,7 @@ from npdehw.models.digits import accuracy, fit_mlp, load_digits_split
 from npdehw.network_design import NetworkDesign
 from npdehw.network_qat import compare_quantization, train_qat
 from npdehw.physics_aware import measure_physics_aware, train_physics_aware
-from npdehw.pipeline import SilentTracker, _Stages
+from npdehw.stages import SilentTracker, Stages
 from npdehw.sim.crossbar_run import run_crossbar_spice, run_crossbar_twin
 
 __all__ = ["NETWORK_STAGES", "NetworkResult", "run_network_design"]
@@ -200,7 +200,7 @@ def run_network_design(design: NetworkDesign, tracker=None, export=None, *, setu
             stages write and resume; None trains without checkpoints.
         progress: show a progress bar for each training run.
     """
-    stages = _Stages(tracker or SilentTracker(), _stage_names(design, export))
+    stages = Stages(tracker or SilentTracker(), len(_stage_names(design, export)))
     module, history, train_set, inputs, labels, float_accuracy = stages.run(
         NETWORK_STAGES[0], _train, design, setup, progress)
     layers = _layers(module)

@@ -4,12 +4,16 @@ Stages, in order: load, map, simulate the ideal circuit in ngspice, run the twin
 round to E-series parts, simulate the rounded circuit, compare, export. A
 tracker's ``start(stage, number, total)`` and ``done(stage, seconds)`` are called
 around each one, and ``failed(stage)`` when a stage raises.
+
+By default ngspice runs each circuit whole. With ``TileOptions`` it runs each one
+in tiles (``npdehw.pipeline_tiles``) and the comparison uses the stitched tiles.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import time
+import logging
 from pathlib import Path
 
 import networkx as nx
@@ -24,31 +28,30 @@ from npdehw.hw.rounding import round_to_series
 from npdehw.models import exact
 from npdehw.sim.compare import error_metrics, per_probe_metrics, resample
 from npdehw.sim.ngspice import run_netlist
+from npdehw.pipeline_tiles import TileOptions, TileSimulator, tile_counts
+from npdehw.sim.tiles import TileReport
+from npdehw.stages import SilentTracker, Stages
 from npdehw.sim.twin import TwinResult, assemble, run_twin
 
-__all__ = ["STAGES", "RunResult", "probe_nodes", "round_design", "run_design"]
+__all__ = ["STAGES", "TILE_STAGES", "RunResult", "probe_nodes", "round_design", "run_design"]
 
 STAGES = ("load design", "map to circuit", "simulate ideal circuit in ngspice", "run twin",
           "round to E-series parts", "simulate rounded circuit in ngspice", "compare",
           "export")
+TILE_STAGES = tuple(stage.replace("in ngspice", "in ngspice tiles") for stage in STAGES)
 
-
-class SilentTracker:
-    """A tracker that reports nothing."""
-
-    def start(self, stage: str, number: int, total: int) -> None:
-        pass
-
-    def done(self, stage: str, seconds: float) -> None:
-        pass
-
-    def failed(self, stage: str) -> None:
-        pass
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class RunResult:
-    """Everything a run produced; voltages are arrays of shape ``(n_times, n_nodes)`` in volts."""
+    """Everything a run produced; voltages are arrays of shape ``(n_times, n_nodes)`` in volts.
+
+    ``tiles`` is None when ngspice ran each circuit whole. Otherwise it contains the
+    ``TileOptions`` (``options``), the tiles per axis (``counts``), the Dask
+    ``cluster`` (its kind, address, workers and start time) and the ``TileReport``
+    of the ``ideal`` and the ``rounded`` circuit.
+    """
 
     design: Design
     graph: nx.MultiGraph
@@ -62,48 +65,39 @@ class RunResult:
     metrics: dict
     timings_s: dict[str, float]
     solver: dict
+    tiles: dict | None = None
 
     @property
     def model_time(self) -> np.ndarray:
         return self.time_s / self.design.mapping.time_scale_s
 
 
-class _Stages:
-    def __init__(self, tracker, names=STAGES):
-        self.tracker = tracker
-        self.timings = {}
-        self._number = 0
-        self._total = len(names)
-
-    def run(self, stage, function, *args, **kwargs):
-        self._number += 1
-        self.tracker.start(stage, self._number, self._total)
-        start = time.perf_counter()
-        try:
-            value = function(*args, **kwargs)
-        except BaseException:
-            self.tracker.failed(stage)
-            raise
-        self.timings[stage] = time.perf_counter() - start
-        self.tracker.done(stage, self.timings[stage])
-        return value
-
-
 def run_design(design_ref: Design | str | Path | None, tracker=None,
-               export=None) -> RunResult:
+               export=None, *, tiles: TileOptions | None = None) -> RunResult:
     """Run every stage on a design, or on one given by path or bundled name.
 
     ``export`` is called with the RunResult as the last stage; without it the
-    export stage is skipped.
+    export stage is skipped. With ``tiles`` ngspice runs the ideal and the rounded
+    circuit in tiles on one Dask cluster, which starts with the first of them.
+
+    Raises:
+        TileOptionError: when ``tiles`` does not fit the design's grid, or the
+            circuit has an element that a tile boundary cannot cut.
     """
-    stages = _Stages(tracker or SilentTracker())
-    design = stages.run(STAGES[0], _load, design_ref)
-    graph, analysis, netlist = stages.run(STAGES[1], _map, design)
-    spice = stages.run(STAGES[2], _simulate, design, netlist)
-    twin = stages.run(STAGES[3], _twin, design, graph)
-    rounded, rounded_netlist = stages.run(STAGES[4], _round, design, graph, analysis)
-    rounded_spice = stages.run(STAGES[5], _simulate, design, rounded_netlist)
-    voltages, metrics = stages.run(STAGES[6], _compare, design, graph, rounded, twin, spice,
+    names = STAGES if tiles is None else TILE_STAGES
+    stages = Stages(tracker or SilentTracker(), len(names))
+    design = stages.run(names[0], _load, design_ref)
+    graph, analysis, netlist = stages.run(names[1], _map, design)
+    with contextlib.ExitStack() as stack:
+        tiler = None
+        if tiles is not None:
+            tiler = TileSimulator(design, analysis, tiles, tile_counts(design, graph, tiles),
+                                   stack)
+        spice = _spice_stage(stages, names[2], design, netlist, graph, tiler)
+        twin = stages.run(names[3], _twin, design, graph)
+        rounded, rounded_netlist = stages.run(names[4], _round, design, graph, analysis)
+        rounded_spice = _spice_stage(stages, names[5], design, rounded_netlist, rounded, tiler)
+    voltages, metrics = stages.run(names[6], _compare, design, graph, rounded, twin, spice,
                                    rounded_spice)
     solver = {"ngspice": analysis.options(), "twin": twin.options}
     result = RunResult(design, graph, rounded, analysis, netlist, rounded_netlist, twin.time_s,
@@ -111,11 +105,22 @@ def run_design(design_ref: Design | str | Path | None, tracker=None,
     analysis = run_analysis(result)
     if analysis is not None:
         result.metrics["analysis"] = analysis
-    result.timings_s["ngspice run (ideal)"] = spice.elapsed_s
-    result.timings_s["ngspice run (rounded)"] = rounded_spice.elapsed_s
+    if tiler is None:
+        result.timings_s["ngspice run (ideal)"] = spice.elapsed_s
+        result.timings_s["ngspice run (rounded)"] = rounded_spice.elapsed_s
+    else:
+        result.tiles = tiler.record(spice, rounded_spice)
+        result.timings_s.update(tiler.timings(spice, rounded_spice))
     if export is not None:
-        stages.run(STAGES[7], export, result)
+        stages.run(names[7], export, result)
     return result
+
+
+def _spice_stage(stages, stage, design, netlist, graph, tiler):
+    """Run ngspice on the whole ``netlist``, or on ``graph`` in tiles when ``tiler`` is set."""
+    if tiler is None:
+        return stages.run(stage, _simulate, design, netlist)
+    return stages.run(stage, tiler, graph)
 
 
 def _simulate(design: Design, netlist: str):
@@ -197,13 +202,25 @@ def _reference(design: Design, model_time: np.ndarray) -> dict[str, np.ndarray]:
     return {}
 
 
+def _spice_voltages(spice, graph: nx.MultiGraph, time_s: np.ndarray,
+                    nodes: list[str]) -> np.ndarray:
+    """Return ngspice's voltages at the twin's output times, shape ``(n_times, n_nodes)``."""
+    if not isinstance(spice, TileReport):
+        return resample(spice, nodes, time_s, assemble(graph).initial_v)
+    # The tiles' twin keeps every print step of the analysis, and the pipeline's twin
+    # saves the same steps, so the times agree to rounding.
+    if spice.nodes != nodes or not np.allclose(spice.time_s, time_s, rtol=1e-9, atol=0.0):
+        raise RuntimeError("the stitched tiles' nodes or output times differ from the twin's")
+    return spice.spice_v
+
+
 def _compare(design, graph, rounded, twin, spice, rounded_spice):
     time_s, nodes = twin.time_s, twin.nodes
     rounded_twin = _twin(design, rounded)
     voltages = {
-        "spice": resample(spice, nodes, time_s, assemble(graph).initial_v),
+        "spice": _spice_voltages(spice, graph, time_s, nodes),
         "twin": twin.voltages,
-        "spice_rounded": resample(rounded_spice, nodes, time_s, assemble(rounded).initial_v),
+        "spice_rounded": _spice_voltages(rounded_spice, rounded, time_s, nodes),
         "twin_rounded": rounded_twin.voltages,
     }
     voltages.update(_reference(design, time_s / design.mapping.time_scale_s))

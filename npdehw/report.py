@@ -16,15 +16,49 @@ _LABELS = {
 }
 
 
-def _metric_rows(metrics: dict) -> list[str]:
+def _metric_rows(metrics: dict, tiles: bool = False) -> list[str]:
     rows = ["| comparison | relative L2 | max abs (V) | max abs / peak |",
             "|---|---|---|---|"]
     for key, entry in metrics.items():
         if "relative_l2" not in entry:
             continue
-        rows.append(f"| {_LABELS.get(key, key)} | {entry['relative_l2']:.3e} | "
+        label = _LABELS.get(key, key)
+        if tiles:
+            label = label.replace("ngspice", "ngspice tiles")
+        rows.append(f"| {label} | {entry['relative_l2']:.3e} | "
                     f"{entry['max_abs']:.3e} | {entry['max_abs_over_peak']:.3e} |")
     return rows
+
+
+def _block_text(block) -> str:
+    """Return a tile's owned grid indices as half-open ranges, such as ``[0, 8) x [8, 16)``."""
+    return " x ".join(f"[{start}, {stop})" for start, stop in block)
+
+
+def _tile_lines(tiles: dict) -> list[str]:
+    """Return the report section on ngspice in tiles: the split, the cluster, every tile."""
+    cluster = tiles["cluster"]
+    if cluster["kind"] == "local":
+        where = f"a local Dask cluster, {cluster['workers']} worker process(es), started in"
+    else:
+        where = (f"the Dask scheduler at {cluster['address']}, {cluster['workers']} worker "
+                 "process(es), connected in")
+    ideal, rounded = tiles["ideal"], tiles["rounded"]
+    lines = ["## ngspice in tiles", "", tiles["note"], "",
+             f"- tiles: {'x'.join(map(str, tiles['tiles']))}, overlap {tiles['overlap']}; halo "
+             f"sources within {tiles['halo_rtol']:g} of the twin's peak voltage",
+             f"- cluster: {where} {cluster['start_s']:.1f} s",
+             f"- ideal values: {ideal['summary']}",
+             f"- rounded parts: {rounded['summary']}", "",
+             "| tile | grid indices | nodes | halo nodes | PWL corners | relative L2, ideal | "
+             "relative L2, rounded | ngspice s, ideal | ngspice s, rounded |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for number, (a, b) in enumerate(zip(ideal["per_tile"], rounded["per_tile"])):
+        lines.append(f"| {number} | {_block_text(a['block'])} | {a['owned']} | {a['halo']} | "
+                     f"{a['corners']} | {a['relative_l2']:.3e} | {b['relative_l2']:.3e} | "
+                     f"{a['elapsed_s']:.2f} | {b['elapsed_s']:.2f} |")
+    return lines + ["", "Relative L2 is each tile's own nodes against the twin of the same "
+                    "circuit, over all output times. PWL corners are per halo source.", ""]
 
 
 def _probe_rows(metrics: dict) -> list[str]:
@@ -90,20 +124,33 @@ def _analysis_lines(metrics: dict) -> list[str]:
     return lines + [""]
 
 
+def _tile_headline(tiles: dict | None) -> list[str]:
+    if tiles is None:
+        return []
+    count = len(tiles["ideal"]["per_tile"])
+    return [f"**ngspice ran in {count} tiles ({'x'.join(map(str, tiles['tiles']))}), not as "
+            "one circuit.** Each tile's halo nodes were driven by the twin's voltages, so "
+            "agreement with the twin checks every tile circuit but not the twin's voltages "
+            "at the tile boundaries; see [ngspice in tiles](#ngspice-in-tiles).", ""]
+
+
 def write_report(result, record: dict, path: Path) -> None:
     """Write ``report.md`` from a run and its results record."""
     design = result.design
     solver = record["solver_options"]
+    tiles = record.get("spice_tiles")
     lines = [
         f"# {design.name}", "", design.description, "",
         f"Design file: `{design.source}`. Nodes: {record['components']['nodes']}, "
         f"components: {record['components']['elements']}.", "",
         "## Agreement", "",
+        *_tile_headline(tiles),
         "ngspice's own time points are interpolated linearly onto the twin's "
         f"{len(result.time_s)} output times before comparing.", "",
-        *_metric_rows(record["metrics"]), "", _reference_note(design), "",
+        *_metric_rows(record["metrics"], tiles is not None), "", _reference_note(design), "",
         "### Per probe (twin against ngspice)", "", *_probe_rows(record["metrics"]), "",
         *_analysis_lines(record["metrics"]),
+        *(_tile_lines(tiles) if tiles is not None else []),
         "## Rounding to parts", "", *_rounding_rows(record["rounding"]), "",
         "Only resistors and capacitors are rounded. Transconductances and behavioural "
         "sources stand for amplifier stages whose gains are set, not bought, so a circuit "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npdehw.design import _parse_mapping
+from npdehw.design import parse_mapping
 from npdehw.errors import CircuitError, SpecError
 from npdehw.hw.mapping import CircuitMapping
 from npdehw.models.expressions import ExpressionError, parse
@@ -97,7 +97,7 @@ def parse_reservoir_design(root: Table, name: str, description: str, path: Path)
     """Read the ``[reservoir]`` and ``[circuit]`` tables of a design."""
     table = root.table("reservoir")
     spec = _parse_spec(table)
-    mapping = _parse_mapping(root.table("circuit"))
+    mapping = parse_mapping(root.table("circuit"))
     timing = _parse_timing(table, spec)
     order = _parse_task(table.table("task", optional=True), timing["split"])
     seed = table.integer("seed", default=0)

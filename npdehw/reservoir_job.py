@@ -20,7 +20,6 @@ Stages print one line each unless ``quiet``. The run folder is written by
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ from npdehw.models.series_readout import delay_line, score_readout
 from npdehw.reservoir_design import ReservoirDesign, parse_reservoir_design
 from npdehw.sim.compare import error_metrics
 from npdehw.sim.reservoir_run import run_reservoir_spice, run_reservoir_twin
+from npdehw.stages import SilentTracker, Stages, StageTracker
 from npdehw.tomlkeys import Table
 from npdehw.training_setup import clear_checkpoints
 
@@ -95,7 +95,7 @@ def run(design: ReservoirDesign, out: Path, *, quiet: bool = False,
 
 def run_reservoir(design: ReservoirDesign, *, quiet: bool = True) -> ReservoirOutcome:
     """Run both simulators on the ideal and the rounded circuit, then score the readouts."""
-    stages = _Stages(quiet)
+    stages = Stages(SilentTracker() if quiet else StageTracker(), len(STAGES))
     graph, rounded = stages.run(STAGES[0], _circuits, design)
     drive = design.drive_v()
     sample_s = design.mapping.to_seconds(design.sample_time)
@@ -165,26 +165,3 @@ def summary_lines(design: ReservoirDesign, metrics: dict) -> list[str]:
         f"twin vs ngspice states: relative L2 "
         f"{metrics['states']['twin_vs_ngspice']['relative_l2']:.3e}",
     ]
-
-
-class _Stages:
-    """Runs the stages in order, timing each and printing a line per stage unless quiet."""
-
-    def __init__(self, quiet: bool):
-        from npdehw.cli import StageTracker
-        from npdehw.pipeline import SilentTracker
-
-        self.tracker = SilentTracker() if quiet else StageTracker()
-        self.timings = {}
-
-    def run(self, stage, function, *args, **kwargs):
-        self.tracker.start(stage, len(self.timings) + 1, len(STAGES))
-        start = time.perf_counter()
-        try:
-            value = function(*args, **kwargs)
-        except BaseException:
-            self.tracker.failed(stage)
-            raise
-        self.timings[stage] = time.perf_counter() - start
-        self.tracker.done(stage, self.timings[stage])
-        return value

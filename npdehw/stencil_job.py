@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import sys
 from pathlib import Path
 
 from npdehw.errors import DesignError, SpecError
@@ -166,12 +165,12 @@ def _boolean(table: Table, key: str) -> bool:
 def run(design: StencilDesign, out: Path, *, quiet: bool = False,
         fresh: bool = False) -> list[str]:
     """Train, build, simulate and write the run folder ``out``; return summary lines."""
-    from npdehw.pipeline import SilentTracker, _Stages
+    from npdehw.stages import SilentTracker, Stages, StageTracker
     from npdehw.stencil_record import stencil_record
     from npdehw.stencil_report import EXAMPLES, export_stencil_run
     from npdehw.training_setup import TrainingSetup, clear_checkpoints
 
-    stages = _Stages(SilentTracker() if quiet else _LineTracker(), STAGES)
+    stages = Stages(SilentTracker() if quiet else StageTracker(lines=True), len(STAGES))
     data = stages.run(STAGES[0], _load, design)
     setup = TrainingSetup(out, design.source, fresh)
     trained = stages.run(STAGES[1], _train, design, data, setup, quiet)
@@ -189,19 +188,6 @@ def run(design: StencilDesign, out: Path, *, quiet: bool = False,
     stages.run(STAGES[6], export_stencil_run, design, record, circuits, test, outputs, out)
     clear_checkpoints(out)
     return _summary(record)
-
-
-class _LineTracker:
-    """Prints one line as each stage starts, so the training progress bar gets its own."""
-
-    def start(self, stage: str, number: int, total: int) -> None:
-        print(f"[{number}/{total}] {stage}", file=sys.stderr, flush=True)
-
-    def done(self, stage: str, seconds: float) -> None:
-        pass
-
-    def failed(self, stage: str) -> None:
-        print(f"{stage}: failed", file=sys.stderr, flush=True)
 
 
 def _load(design: StencilDesign):
