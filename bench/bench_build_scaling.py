@@ -38,7 +38,7 @@ from markdown_section import write_section  # noqa: E402
 from npdehw.design import load_design  # noqa: E402
 from npdehw.hw.builder import build_circuit  # noqa: E402
 from npdehw.hw.netlist import write_netlist  # noqa: E402
-from npdehw.pipeline import _analysis, probe_nodes  # noqa: E402
+from npdehw.pipeline import transient_analysis, probe_nodes  # noqa: E402
 
 START = "<!-- bench_build_scaling: start -->"
 END = "<!-- bench_build_scaling: end -->"
@@ -52,7 +52,7 @@ def measure_once(design) -> dict:
     start = time.perf_counter()
     graph = build_circuit(design.npde, design.mapping)
     built = time.perf_counter()
-    text = write_netlist(graph, _analysis(design), title=design.name,
+    text = write_netlist(graph, transient_analysis(design), title=design.name,
                          probes=list(probe_nodes(design).values()))
     written = time.perf_counter()
     return {"build": built - start, "write": written - built, "elements": graph.number_of_edges(),

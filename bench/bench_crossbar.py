@@ -27,7 +27,7 @@ from markdown_section import write_section
 from npdehw.design import load_design
 from npdehw.hw.crossbar_network import build_crossbar_network
 from npdehw.models.digits import load_digits_split, train_mlp
-from npdehw.network_pipeline import _layers
+from npdehw.network_pipeline import network_layers
 from npdehw.sim.crossbar_run import run_crossbar_spice, run_crossbar_twin
 from npdehw.sim.ngspice import ngspice_version
 
@@ -37,7 +37,7 @@ START, END = "<!-- bench_crossbar: start -->", "<!-- bench_crossbar: end -->"
 def measure(samples: int, repeats: int) -> list[dict]:
     design = load_design("mlp_digits")
     x_train, x_test, y_train, y_test = load_digits_split(seed=0)
-    layers = _layers(train_mlp(x_train, y_train, seed=0, weight_limit=1.0))
+    layers = network_layers(train_mlp(x_train, y_train, seed=0, weight_limit=1.0))
     inputs, labels = x_test[:samples], y_test[:samples]
     rows = []
     for quantize in (False, True):

@@ -48,7 +48,7 @@ from bench_spice_twin import design_at_size, git_revision, load_average
 from markdown_section import write_section
 from npdehw.design import load_design
 from npdehw.models.integrators import METHODS
-from npdehw.pipeline import _map
+from npdehw.pipeline import map_design
 from npdehw.sim.compare import error_metrics, resample
 from npdehw.sim.ngspice import ngspice_version, run_netlist
 from npdehw.sim.sparse_twin import sparse_system
@@ -68,7 +68,7 @@ SEED = 20261204
 def heat2d(n: int):
     """Return the heat2d design at n x n and its graph, analysis and netlist."""
     design = design_at_size(load_design("heat2d"), n)
-    graph, analysis, netlist = _map(design)
+    graph, analysis, netlist = map_design(design)
     return design, graph, analysis, netlist
 
 

@@ -59,7 +59,7 @@ import npdehw
 from markdown_section import write_section
 from npdehw.design import Design, load_design
 from npdehw.models.integrators import DENSE_LIMIT, METHODS, LinearStepper
-from npdehw.pipeline import _map
+from npdehw.pipeline import map_design
 from npdehw.sim.compare import error_metrics, resample
 from npdehw.sim.ngspice import classify_stderr, ngspice_version, run_netlist
 from npdehw.sim.twin import assemble, run_twin
@@ -261,7 +261,7 @@ def step_costs(graph, arguments: dict) -> dict[str, float | None]:
 def measure_size(base: Design, n: int, repeats: int, workdir: Path) -> dict:
     """Time every measured function at one grid size and return the medians and metrics."""
     design = design_at_size(base, n)
-    graph, _analysis, netlist = _map(design)
+    graph, transient_analysis, netlist = map_design(design)
     check_coupling_rates(design, graph)
     path = workdir / f"heat2d_{n}x{n}.cir"
     path.write_text(netlist, encoding="utf-8")

@@ -94,12 +94,12 @@ def load_design(name_or_path: str | Path | None = None):
     except tomllib.TOMLDecodeError as err:
         raise DesignError(f"{path}: invalid TOML: {err}; fix the syntax at that line") from err
     try:
-        return _parse(Table(data, ""), path)
+        return parse_design(Table(data, ""), path)
     except SpecError as err:
         raise DesignError(f"{path}: {err}") from err
 
 
-def _parse(root: Table, path: Path) -> Design:
+def parse_design(root: Table, path: Path) -> Design:
     name = root.string("name", default=path.stem)
     if not SAFE_NAME.match(name):
         raise SpecError("name", f"{name!r} may use only lower-case letters, digits and '_', "

@@ -25,10 +25,18 @@ RUN_FILES = ("netlist.cir", "netlist_quantized.cir", "bom.csv", "results.json", 
              "waveforms.csv", "fields.png", "errors.png")
 
 
-def _versions() -> dict:
-    versions = {"npdehw": npdehw.__version__, "ngspice": ngspice_version(),
-                "python": platform.python_version()}
-    for package in ("PySpice", "torch", "numpy", "scipy", "networkx"):
+_PACKAGES = ("PySpice", "torch", "numpy", "scipy", "networkx")
+
+
+def versions(packages=_PACKAGES, ngspice: str | None = None) -> dict:
+    """Return the versions of npdehw, Python, ngspice and ``packages`` for results.json.
+
+    ``ngspice`` is the version text when the caller knows it (a sweep reads it from
+    its workers); by default the ngspice library is loaded here and asked.
+    """
+    versions = {"npdehw": npdehw.__version__, "python": platform.python_version(),
+                "ngspice": ngspice_version() if ngspice is None else ngspice}
+    for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
@@ -101,7 +109,7 @@ def _run_record(result) -> dict:
     return {
         "design": {"name": design.name, "description": design.description,
                    "file": str(design.source)},
-        "versions": _versions(),
+        "versions": versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "solver_options": result.solver,
         "output_times_model": result.model_time.tolist(),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.metadata
 import io
 import json
-import platform
 from pathlib import Path
 
 import matplotlib
@@ -17,13 +15,12 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import LogNorm, Normalize  # noqa: E402
 
-import npdehw  # noqa: E402
+from npdehw.export import versions  # noqa: E402
 from npdehw.hw.bom import bom_csv  # noqa: E402
 from npdehw.hw.netlist import TransientAnalysis, write_netlist  # noqa: E402
 from npdehw.hw.writeback import provenance_csv  # noqa: E402
 from npdehw.plots import plot_loss  # noqa: E402
 from npdehw.runfolder import atomic_folder  # noqa: E402
-from npdehw.sim.ngspice import ngspice_version  # noqa: E402
 
 __all__ = ["RUN_FILES", "export_inverse_run", "summary_lines"]
 
@@ -65,14 +62,6 @@ def _unit() -> str:
     return f"{LOSS_UNIT:g}"
 
 
-def _versions() -> dict:
-    versions = {"npdehw": npdehw.__version__, "ngspice": ngspice_version(),
-                "python": platform.python_version()}
-    for package in ("torch", "numpy", "scipy"):
-        versions[package] = importlib.metadata.version(package)
-    return versions
-
-
 def results_record(design, result) -> dict:
     """Return the JSON-ready record of a run."""
     problem = result.problem
@@ -86,7 +75,7 @@ def results_record(design, result) -> dict:
                    "noise_levels": list(design.noise_levels),
                    "twin_method": design.twin_method,
                    "training": design.training.__dict__},
-        "versions": _versions(),
+        "versions": versions(),
         "output_times_s": problem.time_s.tolist(),
         "spice_options": result.spice_options,
         "noise_definition": "Gaussian, standard deviation = level x RMS of the hidden "

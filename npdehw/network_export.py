@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from npdehw.export import _versions  # noqa: E402
+from npdehw.export import versions  # noqa: E402
 from npdehw.hw.bom import bom_csv  # noqa: E402
 from npdehw.hw.crossbar import programming_table_csv, tile_mapping  # noqa: E402
 from npdehw.network_qat import crossbar_for  # noqa: E402
@@ -157,7 +157,7 @@ def export_network_run(result, out: Path) -> Path:
         built = quantized if final is None else _trained_network(result, final)
         (folder / "bom.csv").write_text(bom_csv(built.graph))
         record = {"design": {"name": result.design.name, "file": str(result.design.source)},
-                  "versions": _versions(), "metrics": result.metrics,
+                  "versions": versions(), "metrics": result.metrics,
                   "timings_s": result.timings_s}
         (folder / "results.json").write_text(json.dumps(record, indent=2) + "\n")
         (folder / "report.md").write_text(_report(result))

@@ -56,7 +56,7 @@ class NetworkResult:
     histories: dict = dataclasses.field(default_factory=dict)
 
 
-def _layers(module):
+def network_layers(module):
     first, last = module[0], module[2]
     activation = type(module[1]).__name__.lower()
     return [(first.weight.detach().numpy(), first.bias.detach().numpy(), activation),
@@ -203,7 +203,7 @@ def run_network_design(design: NetworkDesign, tracker=None, export=None, *, setu
     stages = Stages(tracker or SilentTracker(), len(_stage_names(design, export)))
     module, history, train_set, inputs, labels, float_accuracy = stages.run(
         NETWORK_STAGES[0], _train, design, setup, progress)
-    layers = _layers(module)
+    layers = network_layers(module)
     networks = stages.run(NETWORK_STAGES[1], _map, design, layers)
     twin = stages.run(NETWORK_STAGES[2], _twin, design, networks, inputs)
     spice = stages.run(NETWORK_STAGES[3], _spice, design, networks, inputs)

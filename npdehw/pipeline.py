@@ -87,14 +87,14 @@ def run_design(design_ref: Design | str | Path | None, tracker=None,
     names = STAGES if tiles is None else TILE_STAGES
     stages = Stages(tracker or SilentTracker(), len(names))
     design = stages.run(names[0], _load, design_ref)
-    graph, analysis, netlist = stages.run(names[1], _map, design)
+    graph, analysis, netlist = stages.run(names[1], map_design, design)
     with contextlib.ExitStack() as stack:
         tiler = None
         if tiles is not None:
             tiler = TileSimulator(design, analysis, tiles, tile_counts(design, graph, tiles),
                                    stack)
         spice = _spice_stage(stages, names[2], design, netlist, graph, tiler)
-        twin = stages.run(names[3], _twin, design, graph)
+        twin = stages.run(names[3], simulate_twin, design, graph)
         rounded, rounded_netlist = stages.run(names[4], _round, design, graph, analysis)
         rounded_spice = _spice_stage(stages, names[5], design, rounded_netlist, rounded, tiler)
     voltages, metrics = stages.run(names[6], _compare, design, graph, rounded, twin, spice,
@@ -138,7 +138,7 @@ def _load(design_ref) -> Design:
     return design_ref if isinstance(design_ref, Design) else load_design(design_ref)
 
 
-def _analysis(design: Design) -> TransientAnalysis:
+def transient_analysis(design: Design) -> TransientAnalysis:
     settings, mapping = design.simulation, design.mapping
     stop = mapping.to_seconds(design.npde.end_time)
     max_step = settings.spice.max_step or design.npde.end_time / settings.twin_steps
@@ -158,9 +158,9 @@ def probe_nodes(design: Design) -> dict[str, str]:
     return {p.name: node_of(design.npde, p.field, p.index) for p in design.simulation.probes}
 
 
-def _map(design: Design):
+def map_design(design: Design):
     graph = build_circuit(design.npde, design.mapping)
-    analysis = _analysis(design)
+    analysis = transient_analysis(design)
     try:
         netlist = write_netlist(graph, analysis, title=design.name, probes=list(probe_nodes(design).values()))
     except CircuitError as err:
@@ -169,7 +169,7 @@ def _map(design: Design):
     return graph, analysis, netlist
 
 
-def _twin(design: Design, graph: nx.MultiGraph) -> TwinResult:
+def simulate_twin(design: Design, graph: nx.MultiGraph) -> TwinResult:
     settings = design.simulation
     return run_twin(graph, stop_s=design.mapping.to_seconds(design.npde.end_time),
                     n_steps=settings.twin_steps,
@@ -216,7 +216,7 @@ def _spice_voltages(spice, graph: nx.MultiGraph, time_s: np.ndarray,
 
 def _compare(design, graph, rounded, twin, spice, rounded_spice):
     time_s, nodes = twin.time_s, twin.nodes
-    rounded_twin = _twin(design, rounded)
+    rounded_twin = simulate_twin(design, rounded)
     voltages = {
         "spice": _spice_voltages(spice, graph, time_s, nodes),
         "twin": twin.voltages,

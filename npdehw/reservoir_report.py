@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from npdehw.export import _versions, rounding_summary  # noqa: E402
+from npdehw.export import versions, rounding_summary  # noqa: E402
 from npdehw.hw.bom import bom_csv  # noqa: E402
 from npdehw.runfolder import atomic_folder  # noqa: E402
 from npdehw.sim.reservoir_run import reservoir_netlist  # noqa: E402
@@ -62,7 +62,7 @@ def results_record(design, outcome) -> dict:
     return {
         "design": {"name": design.name, "description": design.description,
                    "file": str(design.source)},
-        "versions": _versions(),
+        "versions": versions(),
         "reservoir": {"shape": list(spec.shape), "nodes": spec.n_nodes,
                       "boundary": spec.boundary, "diffusion": spec.diffusion,
                       "advection": spec.advection, "decay": spec.decay,

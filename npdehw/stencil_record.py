@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-from npdehw.export import _versions, rounding_summary
+from npdehw.export import versions, rounding_summary
 from npdehw.hw.stencil_rounding import realized_stencil
 from npdehw.models.stencil_images import baseline_output
 from npdehw.models.stencil_training import apply_stencil, mean_squared_error
@@ -52,7 +52,7 @@ def stencil_record(design, data, trained, feedback_ohm, candidates, circuits, tw
                                 feedback_is_part=design.readout == "tia")
     return {
         "design": _design_record(design),
-        "versions": _versions(),
+        "versions": versions(),
         "split": {"train": len(data.train), "validation": len(data.validation),
                   "held_out": len(test), "spice_images": count},
         "baseline": BASELINES[design.task],

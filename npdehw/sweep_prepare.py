@@ -13,7 +13,7 @@ import numpy as np
 
 from npdehw.design import Design
 # The stage functions of npdehw run, so a sweep simulates exactly the circuit a run builds.
-from npdehw.pipeline import _analysis, _map, _twin, probe_nodes, round_design
+from npdehw.pipeline import transient_analysis, map_design, simulate_twin, probe_nodes, round_design
 from npdehw.sim.sweep_sample import SampleContext
 from npdehw.sim.twin import assemble
 from npdehw.sweep_options import SweepOptionError, SweepOptions
@@ -42,14 +42,14 @@ def grid_context(design: Design, options: SweepOptions) -> SampleContext:
     Raises:
         DesignError: when the circuit is invalid or a part is outside the catalogue.
     """
-    graph, _, _ = _map(design)
+    graph, _, _ = map_design(design)
     rounded = round_design(design, graph)
-    ideal = _twin(design, graph)
-    rounded_twin = _twin(design, rounded)
+    ideal = simulate_twin(design, graph)
+    rounded_twin = simulate_twin(design, rounded)
     probes = probe_nodes(design)
     _check_figure(options.figure, probes, design)
     return SampleContext(
-        title=design.name, graph=rounded, analysis=_analysis(design), time_s=ideal.time_s,
+        title=design.name, graph=rounded, analysis=transient_analysis(design), time_s=ideal.time_s,
         nodes=list(ideal.nodes), initial_v=assemble(rounded).initial_v,
         ideal_v=np.asarray(ideal.voltages), rounded_v=np.asarray(rounded_twin.voltages),
         probes=probes, seed=options.seed, distribution=options.distribution,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import importlib.metadata
 import io
 import json
 import platform
 
-import npdehw
+from npdehw.export import versions
 from npdehw.sim.sweep_perturb import DISTRIBUTIONS, part_tolerances
 from npdehw.sim.sweep_sample import FIGURES, NOMINAL
 from npdehw.sweep_plots import plot_distribution
@@ -36,15 +35,8 @@ def part_summary(context) -> dict:
     return summary
 
 
-def _versions(records: list[dict]) -> dict:
-    versions = {"npdehw": npdehw.__version__, "python": platform.python_version(),
-                "ngspice": next((r["ngspice"] for r in records if r.get("ngspice")), None)}
-    for package in ("dask", "distributed", "numpy", "PySpice", "torch"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
+def _ngspice(records: dict) -> str | None:
+    return next((r["ngspice"] for r in records.values() if r.get("ngspice")), None)
 
 
 def sweep_results(design_info: dict, settings, contexts, records: dict, options,
@@ -74,7 +66,8 @@ def sweep_results(design_info: dict, settings, contexts, records: dict, options,
                                  for v in options.variations]},
         "settings": entries,
         "run": run,
-        "versions": _versions(list(records.values())),
+        "versions": versions(("dask", "distributed", "numpy", "PySpice", "torch"),
+                             ngspice=_ngspice(records)),
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
     }
 

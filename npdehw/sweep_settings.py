@@ -83,7 +83,7 @@ def _design_with(data: dict, path: Path, values: dict):
         _assign(changed, key, value)
     try:
         # The loader's own parser, given the edited data, because load_design reads files.
-        return design_module._parse(Table(changed, ""), path)
+        return design_module.parse_design(Table(changed, ""), path)
     except SpecError as err:
         options = " ".join(f"--vary {key}={toml_text(value)}" for key, value in values.items())
         raise DesignError(f"{path} with {options}: {err}") from err

@@ -10,7 +10,7 @@ from npdehw.design import load_design
 from npdehw.hw.crossbar_network import build_crossbar_network
 from npdehw.models.digits import load_digits_split, train_mlp
 from npdehw.network_export import export_network_run
-from npdehw.network_pipeline import _layers, run_network_design
+from npdehw.network_pipeline import network_layers, run_network_design
 from npdehw.sim.crossbar_run import run_crossbar_twin
 
 
@@ -52,7 +52,7 @@ def test_level_count_changes_accuracy():
     """Dropping from 64 to 4 conductance levels costs accuracy (twin, 450 samples)."""
     design = load_design("mlp_digits")
     x_train, x_test, y_train, y_test = load_digits_split(seed=0)
-    layers = _layers(train_mlp(x_train, y_train, seed=0, weight_limit=1.0))
+    layers = network_layers(train_mlp(x_train, y_train, seed=0, weight_limit=1.0))
     accuracies = {}
     for levels in (64, 4):
         device = dataclasses.replace(design.device, levels=levels, programming_noise=0.0,

@@ -11,7 +11,7 @@ from npdehw.hw.devices import DeviceSpec
 from npdehw.models.digits import load_digits_split, train_mlp
 from npdehw.models.qat import CrossbarMLP
 from npdehw.models.training import TrainSpec
-from npdehw.network_pipeline import _layers, run_network_design
+from npdehw.network_pipeline import network_layers, run_network_design
 from npdehw.network_qat import compare_quantization, quantizer_for, train_qat
 from npdehw.sim.crossbar_run import run_crossbar_twin
 from npdehw.training_setup import TrainingSetup
@@ -63,7 +63,7 @@ def test_torch_twin_matches_dc_twin(rng):
 def test_qat_beats_ptq_at_four_levels(split):
     """At 4 levels, the QAT network classifies more held-out digits in ngspice than PTQ."""
     x_train, x_test, y_train, y_test = split
-    layers = _layers(train_mlp(x_train, y_train, hidden=8, seed=3, weight_limit=None))
+    layers = network_layers(train_mlp(x_train, y_train, hidden=8, seed=3, weight_limit=None))
     design = load_design("mlp_digits")
     spec = TrainSpec(optimizer="adam", learning_rate=0.003, epochs=10, batch_size=64, seed=3)
     trained, _ = train_qat(layers, design.device, 4, spec, 0.02, x_train, y_train)
@@ -79,7 +79,7 @@ def test_qat_beats_ptq_at_four_levels(split):
 def test_interrupted_qat_resumes_to_same_weights(split, tmp_path):
     """QAT stopped after two epochs resumes from its checkpoint to the uninterrupted result."""
     x_train, _, y_train, _ = split
-    layers = _layers(train_mlp(x_train, y_train, hidden=8, epochs=5, seed=1))
+    layers = network_layers(train_mlp(x_train, y_train, hidden=8, epochs=5, seed=1))
     device = DeviceSpec(levels=4)
     spec = TrainSpec(optimizer="adam", learning_rate=0.003, epochs=5, batch_size=128, seed=2)
     reference, reference_history = train_qat(layers, device, 4, spec, 0.05, x_train,

@@ -14,7 +14,7 @@ from npdehw.hw.devices import DeviceSpec
 from npdehw.models.digits import load_digits_split, train_mlp
 from npdehw.models.qat import ConductanceQuantizer, CrossbarMLP
 from npdehw.models.training import TrainSpec
-from npdehw.network_pipeline import _layers
+from npdehw.network_pipeline import network_layers
 from npdehw.network_training_design import PhysicsAwareSettings
 from npdehw.physics_aware import (
     measure_physics_aware,
@@ -86,7 +86,7 @@ def small_design():
 def test_physics_aware_closes_half_the_gap(small_design):
     """Training with ngspice in the loop wins back half the accuracy the twin loses."""
     x_train, x_test, y_train, y_test = load_digits_split(seed=0)
-    layers = _layers(train_mlp(x_train, y_train, hidden=8, seed=0, weight_limit=1.0))
+    layers = network_layers(train_mlp(x_train, y_train, hidden=8, seed=0, weight_limit=1.0))
     settings = PhysicsAwareSettings(
         sense_ohm=4e3, samples_per_epoch=160,
         spec=TrainSpec(optimizer="adam", learning_rate=0.03, epochs=10, batch_size=16))

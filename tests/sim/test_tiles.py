@@ -8,7 +8,7 @@ from npdehw.design import load_design
 from npdehw.errors import CircuitError
 from npdehw.hw.graph import GROUND
 from npdehw.hw.netlist import write_netlist
-from npdehw.pipeline import _map
+from npdehw.pipeline import map_design
 from npdehw.sim.compare import error_metrics, resample
 from npdehw.sim.ngspice import run_netlist
 from npdehw.sim.tile_circuit import TiledGrid
@@ -64,7 +64,7 @@ def grid24(tmp_path_factory):
     """The 24 x 24 design's circuit graph, analysis and monolithic netlist."""
     path = tmp_path_factory.mktemp("tiles") / "tiles24.toml"
     path.write_text(DESIGN, encoding="utf-8")
-    graph, analysis, netlist = _map(load_design(path))
+    graph, analysis, netlist = map_design(load_design(path))
     return graph, analysis, netlist
 
 
