@@ -11,19 +11,32 @@ from pathlib import Path
 __all__ = ["add_sweep_parser", "command_sweep"]
 
 DESCRIPTION = """\
-Monte Carlo over component tolerances and parameter sweeps over design keys, for grid
-designs ([npde]). The circuit is built and rounded to E-series parts as in npdehw run.
+Monte Carlo over component tolerances or device variation, and parameter sweeps over
+design keys, for grid designs ([npde]) and crossbar network designs ([network]).
+
+Grid designs: the circuit is built and rounded to E-series parts as in npdehw run.
 Each sample then draws every resistor and capacitor around its marked value within
 the tolerance of its series (E192 0.5 %, E96 1 %, E48 2 %, E24 5 %, E12 10 %, E6 20 %)
 or of --resistor-tolerance / --capacitor-tolerance, runs the whole circuit in ngspice
-and scores it against the twin of the ideal circuit. Each setting also runs once with
-the parts at their marked values (the nominal run).
+and scores it against the twin of the ideal circuit (--figure, default relative_l2;
+--spec, default 0.01). Each setting also runs once with the parts at their marked
+values (the nominal run).
+
+Crossbar network designs: the network trains once in this process as in npdehw run
+and its layers go to the workers. Each sample programs the quantized crossbars with
+its own programming noise and stuck-at faults ([crossbar] programming_noise,
+stuck_min_rate, stuck_max_rate; wires ideal), runs the first --network-samples
+held-out digits (default 100) in ngspice and scores the error rate, 1 - accuracy
+(--figure error_rate, the default, or class_flips against the DC twin of the
+quantized crossbars; --spec, default 0.05). The nominal run programs every device
+exactly to its level.
 
 --vary KEY=V1,V2,... sets a dotted design key to each value in turn, for example
---vary npde.diffusion=0.5,1,2 or --vary circuit.resistor_series=E96,E24; several
---vary options give every combination, and each setting runs its own Monte Carlo.
-Values are TOML (numbers, true/false, quoted strings, arrays such as [16,16]); plain
-words such as E96 need no quotes.
+--vary npde.diffusion=0.5,1,2, --vary circuit.resistor_series=E96,E24 or
+--vary crossbar.programming_noise=0.01,0.05; several --vary options give every
+combination, and each setting runs its own Monte Carlo. Values are TOML (numbers,
+true/false, quoted strings, arrays such as [16,16]); plain words such as E96 need no
+quotes.
 
 Samples run on a local Dask cluster of worker processes bound to 127.0.0.1, one
 thread and one ngspice each, or on --scheduler. Each finished sample is stored at
@@ -37,7 +50,7 @@ report.md. A folder holding another sweep, a run folder or foreign files is reje
 
 def add_sweep_parser(commands) -> None:
     """Add the ``sweep`` command and its options to the CLI's subcommands."""
-    from npdehw.sweep_options import (parse_fraction, parse_nonnegative_int,
+    from npdehw.sweep_options import (parse_fraction, parse_held_out, parse_nonnegative_int,
                                       parse_positive_float, parse_variation)
 
     sweep = commands.add_parser("sweep", help="Monte Carlo and parameter sweeps on Dask",
@@ -53,14 +66,19 @@ def add_sweep_parser(commands) -> None:
                             "nominal circuit of each setting)")
     sweep.add_argument("--seed", type=parse_nonnegative_int, default=0, metavar="N",
                        help="root seed of the part draws (default 0)")
-    sweep.add_argument("--spec", type=parse_positive_float, default=0.01, metavar="MAX",
+    sweep.add_argument("--spec", type=parse_positive_float, default=None, metavar="MAX",
                        help="largest value of the figure that passes; yield is the passing "
-                            "share (default 0.01)")
-    sweep.add_argument("--figure", default="relative_l2", metavar="NAME",
-                       help="figure of merit: relative_l2 (default) or max_abs_over_peak "
-                            "against the twin of the ideal circuit, relative_l2_vs_rounded "
-                            "against the twin of the rounded circuit, or probe:NAME, the "
-                            "relative L2 error over time at a probe of the design")
+                            "share (default 0.01 for grids, 0.05 for crossbar networks)")
+    sweep.add_argument("--figure", default=None, metavar="NAME",
+                       help="figure of merit of a grid: relative_l2 (default) or "
+                            "max_abs_over_peak against the twin of the ideal circuit, "
+                            "relative_l2_vs_rounded against the twin of the rounded circuit, "
+                            "or probe:NAME, the relative L2 error over time at a probe of "
+                            "the design; of a crossbar network: error_rate (default) or "
+                            "class_flips")
+    sweep.add_argument("--network-samples", type=parse_held_out, default=None, metavar="N",
+                       help="held-out digits each sample of a crossbar network runs in "
+                            "ngspice (default 100, at most 450)")
     sweep.add_argument("--distribution", default="normal", metavar="NAME",
                        help="deviation of each part: normal (default) with sigma = "
                             "tolerance / 3, truncated at the tolerance, or uniform within "
@@ -93,15 +111,18 @@ def add_sweep_parser(commands) -> None:
 
 def _options(args):
     from npdehw.sim.sweep_perturb import DISTRIBUTIONS
+    from npdehw.sim.sweep_network import NETWORK_FIGURES
     from npdehw.sim.sweep_sample import FIGURES
     from npdehw.sweep_options import SweepOptionError, SweepOptions
 
     if args.distribution not in DISTRIBUTIONS:
         raise SweepOptionError(f"--distribution {args.distribution}: unknown distribution; "
                                f"use one of {list(DISTRIBUTIONS)}")
-    if args.figure not in FIGURES and not args.figure.startswith("probe:"):
+    known = {*FIGURES, *NETWORK_FIGURES}
+    if args.figure is not None and args.figure not in known \
+            and not args.figure.startswith("probe:"):
         raise SweepOptionError(f"--figure {args.figure}: unknown figure; use one of "
-                               f"{sorted(FIGURES)} or probe:NAME")
+                               f"{sorted(known)} or probe:NAME")
     keys = [v.key for v in args.vary]
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
@@ -113,7 +134,8 @@ def _options(args):
     return SweepOptions(samples=args.samples, seed=args.seed, spec=args.spec,
                         figure=args.figure, distribution=args.distribution,
                         tolerances=tolerances, variations=tuple(args.vary),
-                        retry_failed=args.retry_failed)
+                        retry_failed=args.retry_failed,
+                        network_samples=args.network_samples)
 
 
 def _workers(args) -> int:
@@ -133,8 +155,14 @@ def _workers(args) -> int:
 def _command_text(args) -> str:
     """Return the command with every option that decides the numbers written out."""
     words = ["npdehw", "sweep", args.design, "--samples", str(args.samples), "--seed",
-             str(args.seed), "--spec", f"{args.spec:g}", "--figure", args.figure,
-             "--distribution", args.distribution]
+             str(args.seed)]
+    if args.spec is not None:
+        words += ["--spec", f"{args.spec:g}"]
+    if args.figure is not None:
+        words += ["--figure", args.figure]
+    words += ["--distribution", args.distribution]
+    if args.network_samples is not None:
+        words += ["--network-samples", str(args.network_samples)]
     for kind in ("resistor", "capacitor"):
         value = getattr(args, f"{kind}_tolerance")
         if value is not None:

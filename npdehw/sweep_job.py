@@ -6,10 +6,11 @@ import dataclasses
 from pathlib import Path
 
 from npdehw.design import Design
-from npdehw.sweep_options import SweepOptionError, SweepOptions
+from npdehw.network_design import NetworkDesign
+from npdehw.sweep_options import SweepOptionError, SweepOptions, with_defaults
 from npdehw.sweep_settings import design_digest, expand_settings
 
-__all__ = ["SweepRequest", "run_sweep", "summary_lines"]
+__all__ = ["SweepRequest", "design_kind", "run_sweep", "summary_lines"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,18 +40,44 @@ class SweepRequest:
 
 def manifest(path: Path, options: SweepOptions) -> dict:
     """Return what must match for a rerun to reuse the stored samples."""
-    return {"design_sha256": design_digest(path),
-            "variations": [{"key": v.key, "values": list(v.values)}
-                           for v in options.variations],
-            "seed": options.seed, "distribution": options.distribution,
-            "tolerance_overrides": dict(sorted(options.tolerances.items()))}
+    values = {"design_sha256": design_digest(path),
+              "variations": [{"key": v.key, "values": list(v.values)}
+                             for v in options.variations],
+              "seed": options.seed, "distribution": options.distribution,
+              "tolerance_overrides": dict(sorted(options.tolerances.items()))}
+    if options.network_samples is not None:
+        values["network_samples"] = options.network_samples
+    return values
 
 
-def _check_grid(settings) -> None:
+def design_kind(settings) -> str:
+    """Return ``grid`` or ``network``, the kind of design the settings hold.
+
+    Raises:
+        SweepOptionError: for a design that is neither.
+    """
     design = settings[0].design
-    if not isinstance(design, Design):
-        raise SweepOptionError(f"{design.source}: npdehw sweep runs grid designs (with an "
-                               "[npde] table); this design has none")
+    if isinstance(design, Design):
+        return "grid"
+    if isinstance(design, NetworkDesign):
+        return "network"
+    raise SweepOptionError(f"{design.source}: npdehw sweep runs grid designs (with an "
+                           "[npde] table) and crossbar network designs (with a [network] "
+                           "table); this design has neither")
+
+
+def _contexts(settings, options: SweepOptions, kind: str, quiet: bool) -> list:
+    """Return the shared data of each setting's samples."""
+    from npdehw.sweep_prepare import failing_samples, grid_context
+
+    if kind == "grid":
+        return [grid_context(s.design, options) for s in settings]
+    from npdehw.sweep_network import check_network_options, network_context
+
+    check_network_options(settings[0].design, options)
+    trained, failing = {}, failing_samples()
+    return [network_context(s.design, options, trained, failing=failing, progress=not quiet)
+            for s in settings]
 
 
 def run_sweep(request: SweepRequest) -> tuple[Path, dict]:
@@ -60,14 +87,14 @@ def run_sweep(request: SweepRequest) -> tuple[Path, dict]:
         DesignError: on an invalid design, ``--vary`` value or option (exit status 2).
         FileExistsError: when the folder may not be written (exit status 2).
     """
-    from npdehw.sweep_prepare import grid_context
     from npdehw.sweep_report import sweep_results, write_summary
     from npdehw.sweep_store import open_sweep_folder
 
-    options = request.options
-    path, settings = expand_settings(request.design, options.variations)
-    _check_grid(settings)
-    contexts = [grid_context(s.design, options) for s in settings]
+    path, settings = expand_settings(request.design, request.options.variations)
+    kind = design_kind(settings)
+    options = with_defaults(request.options, kind)
+    request = dataclasses.replace(request, options=options)
+    contexts = _contexts(settings, options, kind, request.quiet)
     out = request.out if request.out is not None else Path("sweeps") / settings[0].design.name
     design_text = path.read_text(encoding="utf-8")
     with open_sweep_folder(out, manifest(path, options), design_text) as folder:

@@ -22,6 +22,27 @@ def _parts_text(parts: dict) -> str:
                      f"{100 * entry['tolerance']:g} %" for kind, entry in parts.items())
 
 
+def _devices_text(parts: dict) -> str:
+    device = parts["memristor"]
+    return (f"{device['count']} memristors on {device['levels']} levels, programming noise "
+            f"{device['programming_noise']:g}, stuck at g_min {device['stuck_min_rate']:g}, "
+            f"stuck at g_max {device['stuck_max_rate']:g}; "
+            f"{parts['held_out_samples']} held-out digits per sample")
+
+
+GRID_TEXT = ("Each sample is a full ngspice run of the rounded circuit with every resistor and "
+             "capacitor drawn around its marked value. Yield is the share of simulated "
+             "samples within the specification, with the Wilson score interval. The nominal "
+             "column is the rounded circuit with no tolerance, so it shows the rounding "
+             "error alone.")
+NETWORK_TEXT = ("Each sample programs the crossbars of the trained network with its own "
+                "programming noise and stuck-at faults (ideal wires) and runs the held-out "
+                "digits through them in ngspice. Yield is the share of simulated samples "
+                "within the specification, with the Wilson score interval. The nominal "
+                "column is the quantized crossbars with every device at its level, so it "
+                "shows the quantization error alone.")
+
+
 def _yield_rows(results: dict) -> list[str]:
     figure = results["sweep"]["figure"]
     rows = [f"| setting | yield | 95 % interval | passed / simulated | failed | missing | "
@@ -64,6 +85,8 @@ def report_markdown(results: dict, command: str) -> str:
     """Return the Markdown report of a sweep."""
     sweep, design, run = results["sweep"], results["design"], results["run"]
     parts = results["settings"][0]["parts"] if results["settings"] else {}
+    network = sweep.get("kind") == "network"
+    parts_text = _devices_text(parts) if network and parts else _parts_text(parts)
     lines = [
         f"# Sweep of {design['name']}", "",
         f"- design: `{design['file']}` (SHA-256 {design['sha256'][:12]}), "
@@ -71,17 +94,14 @@ def report_markdown(results: dict, command: str) -> str:
         f"- command: `{command}`",
         f"- settings: {len(results['settings'])}; Monte Carlo samples per setting: "
         f"{sweep['samples_per_setting']}, seed {sweep['seed']}",
-        f"- parts perturbed (first setting): {_parts_text(parts)}",
+        f"- parts perturbed (first setting): {parts_text}",
         f"- deviation of each part: {sweep['distribution_text']}",
         f"- figure of merit `{sweep['figure']}`: {sweep['figure_text']}",
         f"- specification: {sweep['spec_text']}",
         f"- this run: {run['done']} samples finished and {run['failed']} failed in "
         f"{run['wall_s']:.1f} s on {run['cluster']}; {run['stored_before']} were stored "
         "before", "",
-        "Each sample is a full ngspice run of the rounded circuit with every resistor and "
-        "capacitor drawn around its marked value. Yield is the share of simulated samples "
-        "within the specification, with the Wilson score interval. The nominal column is "
-        "the rounded circuit with no tolerance, so it shows the rounding error alone.", "",
+        NETWORK_TEXT if network else GRID_TEXT, "",
         "## Yield", "", *_yield_rows(results), "",
         *_distribution_lines(results),
         *_failure_lines(results),

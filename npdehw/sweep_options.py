@@ -15,10 +15,13 @@ import tomllib
 
 from npdehw.errors import DesignError
 
-__all__ = ["SweepOptionError", "SweepOptions", "Variation", "parse_fraction",
-           "parse_nonnegative_int", "parse_positive_float", "parse_variation", "toml_text"]
+__all__ = ["DEFAULT_FIGURES", "DEFAULT_NETWORK_SAMPLES", "DEFAULT_SPECS", "SweepOptionError",
+           "SweepOptions", "Variation", "parse_fraction", "parse_held_out",
+           "parse_nonnegative_int", "parse_positive_float", "parse_variation", "toml_text", "with_defaults"]
 
 MAX_SAMPLES = 1_000_000
+HELD_OUT_DIGITS = 450
+"""Held-out digits of the crossbar networks' data split (25 % of 1797)."""
 DOTTED_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -45,14 +48,18 @@ class SweepOptions:
         samples: Monte Carlo samples per setting; each setting also runs once with
             every part at its marked value.
         seed: root seed; sample ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``.
-        spec: the largest value of ``figure`` that passes; yield is the passing share.
+        spec: the largest value of ``figure`` that passes; yield is the passing share;
+            None takes the default of the design's kind (``DEFAULT_SPECS``).
         figure: the figure of merit (``npdehw.sim.sweep_sample.FIGURES`` or
-            ``probe:NAME``).
+            ``probe:NAME`` for grids, ``npdehw.sim.sweep_network.NETWORK_FIGURES`` for
+            crossbar networks); None takes the default of the design's kind.
         distribution: ``normal`` (sigma = tolerance / 3, truncated at the tolerance) or
             ``uniform`` (within the tolerance).
         tolerances: part kind to a tolerance (fraction) that replaces the series one.
         variations: the ``--vary`` options; the settings are their Cartesian product.
         retry_failed: run failed samples of an earlier, stopped sweep again.
+        network_samples: held-out inputs each sample of a crossbar network runs; None
+            takes ``DEFAULT_NETWORK_SAMPLES`` there, and grid designs take no value.
     """
 
     samples: int = 100
@@ -63,6 +70,32 @@ class SweepOptions:
     tolerances: dict = dataclasses.field(default_factory=dict)
     variations: tuple[Variation, ...] = ()
     retry_failed: bool = False
+    network_samples: int | None = None
+
+
+DEFAULT_FIGURES = {"grid": "relative_l2", "network": "error_rate"}
+DEFAULT_SPECS = {"grid": 0.01, "network": 0.05}
+DEFAULT_NETWORK_SAMPLES = 100
+
+
+def with_defaults(options: SweepOptions, kind: str) -> SweepOptions:
+    """Return ``options`` with the figure, spec and network samples of a ``kind`` design.
+
+    ``kind`` is ``grid`` or ``network``.
+
+    Raises:
+        SweepOptionError: when ``--network-samples`` is given for a grid design.
+    """
+    if kind == "grid" and options.network_samples is not None:
+        raise SweepOptionError("--network-samples sets the held-out inputs of a crossbar "
+                               "network design; leave it out for grid designs")
+    samples = options.network_samples
+    if kind == "network" and samples is None:
+        samples = DEFAULT_NETWORK_SAMPLES
+    return dataclasses.replace(
+        options, network_samples=samples,
+        figure=DEFAULT_FIGURES[kind] if options.figure is None else options.figure,
+        spec=DEFAULT_SPECS[kind] if options.spec is None else options.spec)
 
 
 def parse_nonnegative_int(text: str) -> int:
@@ -73,6 +106,15 @@ def parse_nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if not 0 <= value <= MAX_SAMPLES:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SAMPLES}, got {value}")
+    return value
+
+
+def parse_held_out(text: str) -> int:
+    """Return ``text`` as a count of held-out digits, 1 to 450, for argparse."""
+    value = parse_nonnegative_int(text)
+    if not 1 <= value <= HELD_OUT_DIGITS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {HELD_OUT_DIGITS} (the "
+                                         f"held-out digits), got {value}")
     return value
 
 

@@ -9,24 +9,54 @@ import platform
 
 from npdehw.export import versions
 from npdehw.sim.sweep_perturb import DISTRIBUTIONS, part_tolerances
+from npdehw.sim.sweep_network import NETWORK_FIGURES, NetworkSampleContext, program_network
 from npdehw.sim.sweep_sample import FIGURES, NOMINAL
 from npdehw.sweep_plots import plot_distribution
 from npdehw.sweep_summary import figure_values, setting_summary
 
 __all__ = ["sweep_results", "write_summary"]
 
+NETWORK_SEED_RULE = ("; a crossbar network sample takes the integer s_k = "
+                     "integers(2**62) from it and programs layer l with "
+                     "numpy.random.default_rng(s_k + l)")
 
 
 def figure_description(figure: str) -> str:
     """Return the definition of a figure of merit."""
+    if figure in NETWORK_FIGURES:
+        return NETWORK_FIGURES[figure]
     if figure.startswith("probe:"):
         return (f"relative L2 error over the output times at probe "
                 f"{figure.removeprefix('probe:')} against the twin of the ideal circuit")
     return FIGURES[figure]
 
 
+def device_summary(context: NetworkSampleContext) -> dict:
+    """Return the devices a crossbar network sample programs and their variation."""
+    device = context.device
+    count = sum(layer.mapping.programmed_s.size
+                for layer in program_network(context, NOMINAL).layers)
+    return {"memristor": {"count": count, "levels": device.levels,
+                          "programming_noise": device.programming_noise,
+                          "stuck_min_rate": device.stuck_min_rate,
+                          "stuck_max_rate": device.stuck_max_rate},
+            "held_out_samples": len(context.inputs)}
+
+
+def _variation_text(context, options) -> str:
+    if not isinstance(context, NetworkSampleContext):
+        return DISTRIBUTIONS[options.distribution]
+    device = context.device
+    return (f"each memristor programmed to its level times (1 + {device.programming_noise:g}"
+            f" z), z standard normal, clipped to the conductance range, then stuck at g_min "
+            f"with probability {device.stuck_min_rate:g} or at g_max with probability "
+            f"{device.stuck_max_rate:g} (first setting)")
+
+
 def part_summary(context) -> dict:
     """Return count, series and tolerance of each kind of part that a sample perturbs."""
+    if isinstance(context, NetworkSampleContext):
+        return device_summary(context)
     summary = {}
     for data, tolerance in part_tolerances(context.graph, context.tolerances):
         entry = summary.setdefault(data["kind"], {"count": 0, "series": data.get("series"),
@@ -56,9 +86,13 @@ def sweep_results(design_info: dict, settings, contexts, records: dict, options,
         "design": design_info,
         "sweep": {"samples_per_setting": options.samples, "seed": options.seed,
                   "seed_rule": "sample k draws from numpy.random.SeedSequence(seed, "
-                               "spawn_key=(k,)); sample -1 is the nominal run",
+                               "spawn_key=(k,)); sample -1 is the nominal run"
+                               + (NETWORK_SEED_RULE if options.network_samples else ""),
                   "distribution": options.distribution,
-                  "distribution_text": DISTRIBUTIONS[options.distribution],
+                  "distribution_text": _variation_text(contexts[0], options),
+                  "kind": "network" if isinstance(contexts[0], NetworkSampleContext)
+                  else "grid",
+                  "network_samples": options.network_samples,
                   "tolerance_overrides": options.tolerances,
                   "figure": options.figure, "figure_text": figure_description(options.figure),
                   "spec": options.spec, "spec_text": f"{options.figure} <= {options.spec:g}",

@@ -16,6 +16,7 @@ import time
 import traceback
 
 from npdehw.errors import SimulationError
+from npdehw.sim.sweep_network import NetworkSampleContext, run_network_sample
 from npdehw.sim.sweep_sample import NOMINAL, run_sample
 from npdehw.sweep_store import SweepFolder
 
@@ -77,7 +78,9 @@ def _submit(client, contexts: list, pending: list[tuple[int, int]]) -> dict:
     shared = {s: client.scatter(contexts[s], broadcast=True, hash=False) for s in needed}
     futures = {}
     for setting, sample in pending:
-        future = client.submit(run_sample, shared[setting], sample, pure=False,
+        task = (run_network_sample if isinstance(contexts[setting], NetworkSampleContext)
+                else run_sample)
+        future = client.submit(task, shared[setting], sample, pure=False,
                                priority=1 if sample == NOMINAL else 0)
         futures[future] = (setting, sample)
     return futures
@@ -94,7 +97,8 @@ def run_samples(client, folder: SweepFolder, contexts: list, pending: list[tuple
                 *, total: int, failed_before: int = 0, quiet: bool = False) -> dict:
     """Run ``pending`` samples and store each record; return counts and times.
 
-    ``contexts`` contains one ``SampleContext`` per setting. For the progress bar,
+    ``contexts`` contains one ``SampleContext`` (grid) or ``NetworkSampleContext`` per
+    setting. For the progress bar,
     ``total`` is the number of samples in the whole sweep, stored ones included, and
     ``failed_before`` the stored failures that are not run again. Of the times,
     ``wall_s`` is the whole call and ``samples_s`` the part after the contexts reached

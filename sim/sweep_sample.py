@@ -25,7 +25,8 @@ from npdehw.sim.compare import error_metrics, resample
 from npdehw.sim.ngspice import ngspice_version, run_netlist
 from npdehw.sim.sweep_perturb import perturb_parts
 
-__all__ = ["FIGURES", "NOMINAL", "SampleContext", "run_sample", "sample_rng"]
+__all__ = ["FIGURES", "NOMINAL", "SampleContext", "run_locked", "run_sample", "sample_rng",
+           "worker_record"]
 
 NOMINAL = -1
 """Sample index of the run with every part at its marked (rounded) value."""
@@ -133,16 +134,28 @@ def run_sample(context: SampleContext, sample: int) -> dict:
     Raises:
         SimulationError: when ngspice fails on the sample's circuit.
     """
-    global _runs_in_process
     start = time.perf_counter()
-    netlist = sample_netlist(context, sample)
+    result = run_locked(sample_netlist(context, sample))
+    voltages = resample(result, context.nodes, context.time_s, context.initial_v)
+    return worker_record(score(voltages, context), result.elapsed_s, start)
+
+
+def run_locked(netlist: str):
+    """Run ``netlist`` in this process's ngspice, one run at a time, and count the run."""
+    global _runs_in_process
     with _ngspice_lock:
         _runs_in_process += 1
-        result = run_netlist(netlist)
-    voltages = resample(result, context.nodes, context.time_s, context.initial_v)
+        return run_netlist(netlist)
+
+
+def worker_record(figures: dict, ngspice_s: float, start: float) -> dict:
+    """Return a sample's figures with its times and the worker's process record.
+
+    ``start`` is the ``time.perf_counter()`` reading when the sample began.
+    """
     return {
-        "figures": score(voltages, context),
-        "ngspice_s": result.elapsed_s,
+        "figures": figures,
+        "ngspice_s": ngspice_s,
         "sample_s": time.perf_counter() - start,
         "worker_pid": os.getpid(),
         "worker_runs": _runs_in_process,  # ngspice runs started in this process

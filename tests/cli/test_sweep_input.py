@@ -109,9 +109,27 @@ def test_other_sweep_not_resumed(capsys, tmp_path):
     assert sample.exists()
 
 
-@pytest.mark.parametrize("design", ["mlp_digits", "hopfield_patterns"])
-def test_non_grid_design_rejected(capsys, tmp_path, design):
-    """Crossbar designs have no [npde] grid to perturb, and the error names that."""
-    status, err = run(capsys, design, "--out", str(tmp_path / "s"))
+def test_hopfield_design_rejected(capsys, tmp_path):
+    """A Hopfield design is neither a grid nor a crossbar network, and the error names that."""
+    status, err = run(capsys, "hopfield_patterns", "--out", str(tmp_path / "s"))
     assert status == 2
     assert "runs grid designs" in err
+    assert "crossbar network designs" in err
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("design, options, expected", [
+    ("mlp_digits", ["--figure", "relative_l2"], "use one of ['class_flips', 'error_rate']"),
+    ("mlp_digits", ["--resistor-tolerance", "1%"], "--resistor-tolerance: "),
+    ("mlp_digits", ["--distribution", "uniform"], "--distribution uniform: "),
+    ("mlp_digits", ["--network-samples", "451"], "--network-samples: must be between 1 "
+                                                  "and 450"),
+    ("heat1d", ["--network-samples", "50"], "leave it out for grid designs"),
+])
+def test_option_of_other_kind_rejected(capsys, tmp_path, design, options, expected):
+    """Grid options on a crossbar network, and the reverse, exit 2 before any training."""
+    status, err = run(capsys, design, "--out", str(tmp_path / "s"), *options)
+    assert status == 2
+    assert expected in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "s").exists()
