@@ -64,6 +64,7 @@ class TrainSpec:
                             f"{', '.join(OPTIMIZERS)}; choose one of them")
         checks = (("learning_rate", self.learning_rate > 0, "a positive number"),
                   ("epochs", 1 <= self.epochs <= 100_000, "1 to 100000"),
+                  ("seed", self.seed >= 0, "0 or more"),
                   ("patience", self.patience >= 0, "0 or more"),
                   ("min_improvement", 0 <= self.min_improvement < 1, "in [0, 1)"),
                   ("batch_size", self.batch_size >= 0, "0 (all samples) or more"),

@@ -192,8 +192,9 @@ def parse(root: Table, name: str, description: str, path: Path) -> InverseDesign
     if table.has("spice"):
         kwargs["spice"] = parse_spice(table.table("spice"))
 
-    training = parse_training(root.table("training", optional=True),
-                              **dataclasses.asdict(InverseDesign.training))
+    training_table = root.table("training", optional=True)
+    training = parse_training(training_table, **dataclasses.asdict(InverseDesign.training))
+    training_table.finish()
     design = table.build(InverseDesign, name=name, description=description, source=path,
                          training=training, **kwargs)
     table.finish()

@@ -98,6 +98,7 @@ class StencilDesign:
         held_out = round(self.test_fraction * images)
         return (
             ("noise_std", 0 <= self.noise_std <= 1, "in [0, 1] (pixel units)"),
+            ("seed", self.seed >= 0, "0 or more"),
             ("max_images", self.max_images == 0 or 20 <= self.max_images <= N_DIGITS,
              f"0 (all images) or 20 to {N_DIGITS}"),
             ("validation_fraction", 0 < self.validation_fraction < 0.5

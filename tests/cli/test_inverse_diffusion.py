@@ -207,6 +207,8 @@ def test_bad_input_exits_2(tmp_path):
      "inverse.twin_method"),
     ("correlation_length = 2.0", "correlation_lenght = 2.0", "inverse.correlation_lenght"),
     ("epochs = 15", "epochs = 15\noptimizer = \"newton\"", "training.optimizer"),
+    ("epochs = 15", "epochs = 15\npatiense = 4", "training.patiense"),
+    ("epochs = 15", "epochs = 15\nseed = -1", "training.seed"),
     ("[inverse]", "[inverse]\nresistance_ohm = 5e6", "inverse.resistance_ohm"),
 ])
 def test_bad_values_name_the_key(tmp_path, old, new, key):

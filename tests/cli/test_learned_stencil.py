@@ -209,3 +209,15 @@ def test_misspelt_key_exits_2_from_the_shell(tmp_path):
     assert "stencil.noise_sd: unknown key" in finished.stderr
     assert "'noise_std'" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_negative_noise_seed_exits_2(tmp_path, capsys):
+    """A negative ``stencil.seed`` is rejected while loading, before any training."""
+    design = tmp_path / "bad.toml"
+    line = next(row for row in DESIGN.splitlines() if row.startswith("seed ="))
+    assert DESIGN.index(line) < DESIGN.index("[training]")
+    design.write_text(DESIGN.replace(line, "seed = -3", 1), encoding="utf-8")
+    status = main(["run", str(design), "--out", str(tmp_path / "run")])
+    error = capsys.readouterr().err.strip()
+    assert status == 2
+    assert error.startswith(f"npdehw: error: {design}: stencil.seed:")
