@@ -19,50 +19,12 @@ from npdehw.cli import main
 # the twin's peak voltage. The tolerance is about three times the larger figure.
 TILE_TOLERANCE = 5e-5
 
-DESIGN = """
-name = "grid16"
-description = "16 x 16 grid with decay, one driven side and one zero-flux side"
 
-[npde]
-shape = [16, 16]
-length = [1.0, 1.0]
-diffusion = 1.0
-decay = 2.0
-end_time = 0.02
-
-[npde.boundary]
-default = { kind = "dirichlet", value = 0.0 }
-x_low = { kind = "dirichlet", value = 0.5 }
-y_high = { kind = "zero_flux" }
-
-[npde.initial]
-kind = "gaussian"
-center = [0.4, 0.6]
-width = 0.15
-amplitude = 1.0
-
-[circuit]
-time_scale_s = 1e-3
-voltage_scale_v = 1.0
-capacitance_f = 1e-9
-resistor_series = "E96"
-capacitor_series = "E12"
-
-[simulation]
-output_times = 11
-twin_steps = 200
-probes = [{ name = "center", index = [8, 8] }]
-
-[simulation.spice]
-reltol = 1e-5
-"""
 
 
 @pytest.fixture(scope="module")
-def design_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("design") / "grid16.toml"
-    path.write_text(DESIGN, encoding="utf-8")
-    return path
+def design_path(grid_design) -> Path:
+    return grid_design("grid16", 16, probe=(8, 8))
 
 
 @pytest.fixture(scope="module")

@@ -21,49 +21,13 @@ from npdehw.sim.twin import assemble, run_twin
 # against the twin.
 TILE_TOLERANCE = 5e-5
 
-DESIGN = """
-name = "tiles24"
-description = "24 x 24 grid with decay, one driven side and one zero-flux side"
 
-[npde]
-shape = [24, 24]
-length = [1.0, 1.0]
-diffusion = 1.0
-decay = 2.0
-end_time = 0.02
-
-[npde.boundary]
-default = { kind = "dirichlet", value = 0.0 }
-x_low = { kind = "dirichlet", value = 0.5 }
-y_high = { kind = "zero_flux" }
-
-[npde.initial]
-kind = "gaussian"
-center = [0.4, 0.6]
-width = 0.15
-amplitude = 1.0
-
-[circuit]
-time_scale_s = 1e-3
-voltage_scale_v = 1.0
-capacitance_f = 1e-9
-resistor_series = "E96"
-capacitor_series = "E12"
-
-[simulation]
-output_times = 11
-twin_steps = 200
-
-[simulation.spice]
-reltol = 1e-5
-"""
 
 
 @pytest.fixture(scope="module")
-def grid24(tmp_path_factory):
+def grid24(grid_design):
     """The 24 x 24 design's circuit graph, analysis and monolithic netlist."""
-    path = tmp_path_factory.mktemp("tiles") / "tiles24.toml"
-    path.write_text(DESIGN, encoding="utf-8")
+    path = grid_design("tiles24", 24)
     graph, analysis, netlist = map_design(load_design(path))
     return graph, analysis, netlist
 
