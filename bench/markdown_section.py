@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from npdehw.runfolder import write_atomic
 
 __all__ = ["write_section"]
 
@@ -22,13 +22,4 @@ def write_section(path: Path, section: str, start: str, end: str) -> None:
         new = head + section.rstrip("\n") + "\n" + ("\n" + tail if tail else "")
     else:
         new = old.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(new)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomic(path, new)

@@ -1,6 +1,6 @@
 """A lumped column sense resistance between each crossbar column and its readout.
 
-An ideal readout holds every column at 0 V. A real one does not quite: the column's
+An ideal readout keeps every column at 0 V. A real one does not quite: the column's
 current flows through a sense resistance ``R`` (a sense resistor, the readout's
 input resistance, the wiring and selector switches, lumped into one resistor) before
 it reaches virtual ground. Column ``j`` of a tile then sits at ``R I_j``, and with

@@ -1,4 +1,4 @@
-"""Which conductances probe data can determine: sensitivities and Cramer-Rao bounds.
+"""Observability of conductances from probe data: sensitivities and Cramer-Rao bounds.
 
 For ``C dV/dt = -G V`` (no sources) with ``G = sum_k g_k d_k d_k^T``, the
 sensitivity of every probe voltage to ``ln g_k`` follows in closed form from the

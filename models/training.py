@@ -1,9 +1,9 @@
 """Training loops for the twin's parameters: optimizers, early stopping, checkpoints.
 
 ``fit`` runs SGD, Adam or L-BFGS from ``torch.optim`` over the batches a caller
-supplies, shows a progress bar on stderr, stops early when the monitored loss stops
-improving, keeps the best parameters, and writes a checkpoint after every epoch so
-that a stopped run resumes where it stopped.
+supplies and shows a progress bar on stderr. It stops early when the monitored loss
+stops improving and keeps the best parameters. It writes a checkpoint after every
+epoch, so a stopped run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ class TrainSpec:
                   ("min_improvement", 0 <= self.min_improvement < 1, "in [0, 1)"),
                   ("batch_size", self.batch_size >= 0, "0 (all samples) or more"),
                   ("momentum", 0 <= self.momentum < 1, "in [0, 1)"))
-        for key, ok, wanted in checks:
+        for key, ok, expected in checks:
             if not ok:
-                raise SpecError(key, f"must be {wanted}, got "
+                raise SpecError(key, f"must be {expected}, got "
                                 f"{getattr(self, key)!r}")
 
     def fingerprint(self) -> str:

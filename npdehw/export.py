@@ -31,8 +31,8 @@ _PACKAGES = ("PySpice", "torch", "numpy", "scipy", "networkx")
 def versions(packages=_PACKAGES, ngspice: str | None = None) -> dict:
     """Return the versions of npdehw, Python, ngspice and ``packages`` for results.json.
 
-    ``ngspice`` is the version text when the caller knows it (a sweep reads it from
-    its workers); by default the ngspice library is loaded here and asked.
+    ``ngspice`` is the version text when the caller already has it, as a sweep does
+    from its workers. Without it the ngspice library is loaded here for its version.
     """
     versions = {"npdehw": npdehw.__version__, "python": platform.python_version(),
                 "ngspice": ngspice_version() if ngspice is None else ngspice}

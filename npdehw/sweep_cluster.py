@@ -21,7 +21,7 @@ LOOPBACK = "127.0.0.1"
 CONNECT_TIMEOUT_S = 20
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 """Dask's statistical profiler keeps about 1000 s of stack samples per worker, so a
-worker's memory would grow with the sweep's length; no one reads them here."""
+worker's memory would grow with the sweep's length. The sweep never reads them."""
 
 
 def default_workers() -> int:
@@ -38,8 +38,8 @@ def dask_client(workers: int, scheduler: str | None = None, *,
     """Yield a connected ``distributed.Client`` and close it (and a local cluster) after.
 
     With ``scheduler`` the client joins that cluster, whose workers must have npdehw and
-    ngspice installed; otherwise a local cluster of ``workers`` processes starts, whose
-    processes log only critical messages unless ``verbose`` is set. A failed sample is
+    ngspice installed. Otherwise a local cluster of ``workers`` processes starts, and
+    its processes log only critical messages unless ``verbose`` is set. A failed sample is
     stored with its error either way.
 
     Raises:

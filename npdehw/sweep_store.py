@@ -20,12 +20,10 @@ import contextlib
 import fcntl
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from npdehw.runfolder import MARKER, check_target
+from npdehw.runfolder import MARKER, check_target, write_atomic
 
 __all__ = ["SWEEP_MARKER", "SweepFolder", "open_sweep_folder"]
 
@@ -34,21 +32,6 @@ logger = logging.getLogger(__name__)
 SWEEP_MARKER = ".npdehw-sweep"
 MANIFEST = "sweep.json"
 NOMINAL_NAME = "nominal"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class SweepFolder:

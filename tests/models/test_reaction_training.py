@@ -1,8 +1,8 @@
 """A reaction coefficient trains through the expression evaluator's torch function.
 
 The data come from SciPy's solve_ivp on the semi-discrete Fisher-KPP equation, an
-independent computation; the twin integrates the same equation in torch with the
-coefficient ``r`` passed to the expression as a trainable input.
+independent computation. The twin integrates the same equation in torch and passes
+the coefficient ``r`` to the expression as a trainable input.
 """
 
 import numpy as np

@@ -20,7 +20,7 @@ def test_pseudoinverse_recovers_a_known_linear_map():
 
 
 def test_pseudoinverse_learns_from_rank_deficient_features():
-    # The third feature repeats the first: the minimum-norm answer splits its weight.
+    # The third feature repeats the first, so the minimum-norm solution splits its weight.
     rng = np.random.default_rng(1)
     base = rng.normal(size=(50, 2))
     features = np.column_stack([base, base[:, 0]])

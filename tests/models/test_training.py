@@ -8,7 +8,7 @@ from npdehw.errors import SpecError
 from npdehw.models.parametrize import BoundedPositive
 from npdehw.models.training import TrainingError, TrainSpec, epoch_order, fit
 
-# A least-squares problem with a known answer: y = X w_true, 40 samples, 3 weights.
+# A least-squares problem with known weights: y = X w_true, 40 samples, 3 weights.
 _RNG = np.random.default_rng(3)
 _X = torch.from_numpy(_RNG.normal(size=(40, 3)))
 _W_TRUE = torch.tensor([0.5, -1.5, 2.0], dtype=torch.float64)
@@ -51,7 +51,8 @@ def test_early_stopping_keeps_best_parameters():
     spec = TrainSpec(optimizer="sgd", learning_rate=0.1, momentum=0.0, epochs=50, patience=4)
     history = fit([weight], lambda e: [lambda: -weight.sum()], spec,
                   validate=lambda: float((weight - 0.3) ** 2), progress=False)
-    assert history.stopped_early and len(history.loss) == 7
+    assert history.stopped_early
+    assert len(history.loss) == 7
     assert history.best_epoch == 3
     assert weight.item() == pytest.approx(0.3)
 
@@ -87,7 +88,8 @@ def test_checkpoint_of_other_settings_is_ignored(tmp_path):
     weight, batches = _problem(spec)
     history = fit([weight], batches, spec, checkpoint=tmp_path / "c.pt", fingerprint="b",
                   progress=False)
-    assert history.resumed_at == 0 and len(history.loss) == 5
+    assert history.resumed_at == 0
+    assert len(history.loss) == 5
 
 
 def test_diverging_loss_is_reported():
@@ -110,12 +112,13 @@ def test_bounded_values_stay_in_range_under_any_step():
     with torch.no_grad():
         values.raw.add_(torch.tensor([1e6, -1e6], dtype=torch.float64))
     result = values().detach().numpy()
-    assert 1e-6 <= result.min() and result.max() <= 1e-4
+    assert result.min() >= 1e-6
+    assert result.max() <= 1e-4
     values.set_values([2e-6, 7e-5])
     assert values().detach().numpy() == pytest.approx([2e-6, 7e-5], rel=1e-9)
 
 
-def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+def test_resume_after_early_stop(tmp_path):
     weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     spec = TrainSpec(optimizer="sgd", learning_rate=0.1, momentum=0.0, epochs=50, patience=4)
 
